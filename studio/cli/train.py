@@ -1,0 +1,94 @@
+"""`studio train`: start a run from a YAML spec or a preset, follow it, exit non-zero if it fails."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train from RUN.yaml or a preset",
+                       description="Start a training job and follow it. Keys for --set are the spec's own "
+                                   "names (max_steps, learning_rate, batch_size, save_steps, seed, method, "
+                                   "stage, r, ...) or dotted paths (training.max_steps).")
+    p.add_argument("spec", nargs="?", help="run spec YAML")
+    p.add_argument("--preset", help="start from a preset (see `studio presets`)")
+    p.add_argument("--model", help="model name or folder")
+    p.add_argument("--data", help="data file or saved dataset name")
+    p.add_argument("--name", help="run name (folder under runs/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    p.set_defaults(func=run)
+
+
+def build_raw(args, workspace_root) -> tuple[dict, str]:
+    from ..errors import StudioError
+    from ..presets import get_preset
+    from ..spec import load_yaml
+
+    if not args.spec and not args.preset:
+        raise StudioError("Nothing to train", "give a RUN.yaml or --preset NAME (see `studio presets`)")
+    raw: dict = {}
+    source = args.spec or f"preset {args.preset}"
+    if args.preset:
+        raw = get_preset(args.preset, workspace_root).spec
+    if args.spec:
+        raw = _merge(raw, load_yaml(args.spec))
+    if args.model:
+        raw.setdefault("model", {})["name"] = args.model
+    if args.data:
+        raw.setdefault("data", {})["path"] = args.data
+    if args.name:
+        raw["name"] = args.name
+    return raw, source
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _printer():
+    last = {"text": ""}
+
+    def show(job) -> None:
+        from ..jobs.events import read_progress
+
+        prog = read_progress(job.run_dir)
+        text = f"[{job.state}] {prog.get('message', '')}"
+        if prog.get("eta_s"):
+            text += f"  ETA {int(prog['eta_s'] // 60)}m{int(prog['eta_s'] % 60):02d}s"
+        if text != last["text"]:
+            print(text, file=sys.stderr, flush=True)
+            last["text"] = text
+
+    return show
+
+
+def run(args) -> int:
+    from ..jobs import JobManager
+    from ..runs import start_training
+    from ..spec import build_spec
+    from . import workspace_from
+
+    ws = workspace_from(args)
+    raw, source = build_raw(args, ws.root)
+    spec = build_spec(raw, args.overrides, source=source)
+    manager = JobManager(ws)
+    job = start_training(manager, spec)
+    print(job.run_dir, flush=True)
+    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
+    if args.detach:
+        return 0
+    try:
+        job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}",
+              file=sys.stderr)
+        return 130
+    if job.state != "succeeded":
+        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Merging adapters into their base model, verified against the unmerged adapter."""

@@ -1,0 +1,252 @@
+"""The run spec: one typed description of a fine-tuning run.
+
+The UI, the YAML presets and the CLI all build a `RunSpec`, and the worker reads only the spec. The
+method and stage options live in their own registries (`studio.methods`, `studio.stages`); the spec
+keeps their arguments as plain dicts and validates them against the chosen entry's config class.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError, model_validator
+
+from .config import Strict, opt
+from .errors import StudioError
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+class ModelSpec(Strict):
+    name: str = opt(DEFAULT_MODEL, "Model: a registry name, a local Hugging Face folder, or a hub id",
+                    "模型：内置名称、本地 Hugging Face 文件夹或 Hub ID")
+    revision: str | None = opt(None, "Hub revision (commit or tag) to pin", "Hub 版本（提交或标签）", advanced=True)
+    trust_remote_code: bool = opt(False, "Run code shipped with the model (only for models you trust)",
+                                  "运行模型自带的代码（仅限可信模型）", advanced=True)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = opt(
+        "auto", "Weight precision when loading", "加载权重的精度", advanced=True)
+    allow_pickle: bool = opt(False, "Allow pickle weights (.bin/.pt); only for files you trust",
+                             "允许加载 pickle 权重（.bin/.pt），仅限可信文件", advanced=True)
+    chat_template: str | None = opt(None, "Named chat template for base models without one",
+                                    "为没有对话模板的基座模型指定模板", advanced=True)
+
+
+class DataSpec(Strict):
+    path: str = opt("", "Training data: a file, a folder, or a saved dataset name",
+                    "训练数据：文件、文件夹或已保存的数据集名称")
+    format: str = opt("auto", "Data format (auto-detected)", "数据格式（自动检测）")
+    columns: dict[str, str] = opt({}, "Column mapping: your column -> schema field",
+                                  "列映射：你的列名 -> 规范字段", advanced=True)
+    val_size: float = opt(0.0, "Fraction of rows held out for validation", "验证集比例", ge=0.0, lt=0.9)
+    max_rows: int | None = opt(None, "Use at most this many rows", "最多使用的行数", ge=1, advanced=True)
+    system_prompt: str | None = opt(None, "System prompt added to every example", "添加到每条样本的系统提示",
+                                    advanced=True)
+
+
+class TrainingSpec(Strict):
+    max_steps: int = opt(-1, "Stop after this many optimizer steps (-1: use epochs)",
+                         "训练步数上限（-1 表示按轮数）", ge=-1)
+    num_epochs: float = opt(3.0, "Passes over the data", "训练轮数", gt=0)
+    learning_rate: float = opt(2e-4, "Learning rate", "学习率", gt=0, lt=1)
+    batch_size: int = opt(8, "Examples per step on each device", "每个设备每步的样本数", ge=1)
+    grad_accum: int = opt(1, "Gradient accumulation steps", "梯度累积步数", ge=1)
+    max_length: int = opt(1024, "Longest example in tokens (longer ones are truncated and reported)",
+                          "最大长度（token），更长的样本会被截断并报告", ge=16)
+    seed: int = opt(42, "Random seed", "随机种子")
+    save_steps: int = opt(50, "Save a resumable checkpoint every N steps", "每 N 步保存可恢复的检查点", ge=1)
+    save_total_limit: int = opt(3, "Keep at most this many checkpoints", "最多保留的检查点数", ge=1,
+                                advanced=True)
+    logging_steps: int = opt(1, "Log loss every N steps", "每 N 步记录损失", ge=1, advanced=True)
+    eval_steps: int | None = opt(None, "Evaluate every N steps (needs a validation split)",
+                                 "每 N 步评估（需要验证集）", ge=1, advanced=True)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = opt(
+        "linear", "Learning-rate schedule", "学习率调度", advanced=True)
+    warmup_ratio: float = opt(0.0, "Fraction of steps spent warming up", "预热步数比例", ge=0, lt=1,
+                              advanced=True)
+    weight_decay: float = opt(0.0, "Weight decay", "权重衰减", ge=0, advanced=True)
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm", "梯度裁剪范数", gt=0, advanced=True)
+    optimizer: str = opt("adamw_torch", "Optimizer (transformers name, e.g. adamw_torch, paged_adamw_8bit, galore_adamw)",
+                         "优化器（transformers 名称）", advanced=True)
+    gradient_checkpointing: bool = opt(False, "Trade compute for memory (slower, fits bigger batches)",
+                                       "以计算换显存（更慢，可用更大批次）", advanced=True)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = opt(
+        "auto", "Training precision (auto: bf16 on GPUs that have it, fp32 on CPU)",
+        "训练精度（auto：支持的 GPU 上用 bf16，CPU 上用 fp32）", advanced=True)
+    packing: bool = opt(False, "Pack short examples together (faster on many short rows)",
+                        "将短样本拼接打包（短样本多时更快）", advanced=True)
+
+
+class ResourceSpec(Strict):
+    device: Literal["auto", "cpu", "cuda"] = opt("auto", "Where to train", "训练设备")
+    num_gpus: int = opt(1, "GPUs to use (more than one launches one process per GPU)",
+                        "使用的 GPU 数量（多于一个时每卡一个进程）", ge=1, advanced=True)
+    deepspeed: Literal["none", "zero2", "zero3"] = opt("none", "DeepSpeed ZeRO stage for multi-GPU runs",
+                                                      "多卡训练的 DeepSpeed ZeRO 阶段", advanced=True)
+
+
+class RunSpec(Strict):
+    name: str | None = opt(None, "Run name (a folder under runs/)", "运行名称（runs/ 下的文件夹）")
+    model: ModelSpec = ModelSpec()
+    data: DataSpec = DataSpec()
+    method: str = opt("lora", "Fine-tuning method", "微调方法")
+    method_args: dict[str, Any] = opt({}, "Options of the chosen method", "所选方法的参数")
+    stage: str = opt("sft", "Training stage", "训练阶段")
+    stage_args: dict[str, Any] = opt({}, "Options of the chosen stage", "所选阶段的参数")
+    training: TrainingSpec = TrainingSpec()
+    resources: ResourceSpec = ResourceSpec()
+
+    @model_validator(mode="after")
+    def _check_entries(self) -> "RunSpec":
+        from . import methods, stages
+
+        method = methods.REGISTRY.get(self.method)
+        stage = stages.REGISTRY.get(self.stage)
+        object.__setattr__(self, "method_args",
+                           _validated(method.config, self.method_args, "method_args").model_dump())
+        object.__setattr__(self, "stage_args",
+                           _validated(stage.config, self.stage_args, "stage_args").model_dump())
+        method.check(self)
+        stage.check(self)
+        return self
+
+    def method_config(self):
+        from . import methods
+
+        return methods.REGISTRY.get(self.method).config.model_validate(self.method_args)
+
+    def stage_config(self):
+        from . import stages
+
+        return stages.REGISTRY.get(self.stage).config.model_validate(self.stage_args)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _validated(config: type[BaseModel], args: dict, where: str) -> BaseModel:
+    try:
+        return config.model_validate(args)
+    except ValidationError as exc:
+        raise StudioError(_first_error(exc, prefix=where, model=config)) from None
+
+
+# ---------------------------------------------------------------- building specs from YAML / --set
+
+def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    paths: dict[tuple[str, ...], Any] = {}
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            paths.update(_leaf_paths(ann, prefix + (name,)))
+        else:
+            paths[prefix + (name,)] = info
+    return paths
+
+
+def _keys_for(raw: dict) -> dict[str, tuple[str, ...]]:
+    """Every bare name usable in --set mapped to its place in the spec (method/stage args included)."""
+    from . import methods, stages
+
+    keys: dict[str, list[tuple[str, ...]]] = {}
+    for path in _leaf_paths(RunSpec):
+        keys.setdefault(path[-1], []).append(path)
+    method = raw.get("method", "lora")
+    stage = raw.get("stage", "sft")
+    for field in methods.REGISTRY.get(method).config.model_fields if method in methods.REGISTRY else []:
+        keys.setdefault(field, []).append(("method_args", field))
+    for field in stages.REGISTRY.get(stage).config.model_fields if stage in stages.REGISTRY else []:
+        keys.setdefault(field, []).append(("stage_args", field))
+    return {k: v[0] for k, v in keys.items() if len(v) == 1}
+
+
+def apply_override(raw: dict, assignment: str) -> dict:
+    """Apply one `key=value` (a bare spec name such as `max_steps`, or a dotted path)."""
+    if "=" not in assignment:
+        raise StudioError(f"--set {assignment!r} has no '='", "write --set key=value, e.g. --set max_steps=20")
+    key, _, text = assignment.partition("=")
+    key = key.strip()
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    if "." in key:
+        path = tuple(key.split("."))
+    else:
+        known = _keys_for(raw)
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see `studio train --help` for the keys"
+            raise StudioError(f"--set {key}: unknown key", hint)
+        path = known[key]
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise StudioError(f"--set {key}: '{part}' is not a section", "use a dotted path to a leaf key")
+    node[path[-1]] = value
+    return raw
+
+
+def build_spec(raw: dict | None, overrides: list[str] | tuple[str, ...] = (), source: str = "spec") -> RunSpec:
+    """Validate a raw mapping (from YAML, a preset or the UI) plus `--set` overrides into a RunSpec."""
+    raw = copy.deepcopy(raw or {})
+    if not isinstance(raw, dict):
+        raise StudioError(f"{source}: the top level must be a mapping of keys", "see presets/ for examples")
+    for item in overrides:
+        apply_override(raw, item)
+    try:
+        return RunSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise StudioError(f"{source}: {_first_error(exc, model=RunSpec)}") from None
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise StudioError(f"{path}: file not found", "check the path, or run `studio presets` for presets")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise StudioError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})",
+                          "fix the indentation or quoting there") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StudioError(f"{path}: the top level must be a mapping of keys", "see presets/ for examples")
+    return data
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunSpec:
+    return build_spec(load_yaml(path), overrides, source=str(path))
+
+
+def _first_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(([prefix] if prefix else []) + loc)
+    if err["type"] == "extra_forbidden":
+        valid = _valid_keys_at(model, err["loc"][:-1]) if model else []
+        close = difflib.get_close_matches(loc[-1], valid, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(valid)}"
+        return f"unknown key '{where}' — {hint}"
+    if err["type"] == "value_error" and not loc:
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    return f"{where}: {err['msg']}{shown}"
+
+
+def _valid_keys_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    current: Any = model
+    for part in loc:
+        info = current.model_fields.get(part) if isinstance(current, type) else None
+        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+            return []
+        current = info.annotation
+    return list(current.model_fields)

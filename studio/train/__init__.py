@@ -1,0 +1,1 @@
+"""Training: the runner that turns a RunSpec into model + method + stage + trainer."""

@@ -1,0 +1,135 @@
+"""The training recipe: spec -> model + method + data + stage trainer -> a saved adapter.
+
+Reads top to bottom like a torchtune recipe. It runs inside a job worker; everything it reports
+goes to the job's progress/metrics files, and everything it writes lands atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
+from ..errors import JobCancelled
+from ..spec import RunSpec, build_spec
+from .checkpoints import latest_complete
+
+ADAPTER_DIR = "adapter"
+CHECKPOINTS = "checkpoints"
+
+
+def run_job(ctx) -> dict:
+    spec = build_spec(ctx.spec, source=f"job {ctx.job.id}")
+    return train(spec, ctx)
+
+
+def count_parameters(model) -> dict:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable": trainable, "total": total}
+
+
+def length_report(dataset, tokenizer, max_length: int) -> dict:
+    """Token length of every row as the model will see it; rows longer than max_length get cut."""
+    lengths = []
+    for row in dataset:
+        if "messages" in row:
+            text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
+        elif "prompt" in row and "completion" in row:
+            text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+        elif "text" in row:
+            text = row["text"]
+        else:
+            return {}
+        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    long_rows = [i + 1 for i, n in enumerate(lengths) if n > max_length]
+    return {"rows": len(lengths), "max_tokens": max(lengths, default=0),
+            "mean_tokens": sum(lengths) / max(1, len(lengths)), "truncated_rows": long_rows}
+
+
+def _trim_metrics(run_dir: Path, step: int) -> None:
+    """On resume, drop metric rows logged after the checkpoint so the curve has no duplicate steps."""
+    path = run_dir / "metrics.jsonl"
+    rows = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    write_jsonl(path, rows)
+
+
+def train(spec: RunSpec, ctx) -> dict:
+    from .. import methods, stages
+    from ..data.prepare import prepare
+    from ..models import resolve
+    from ..models.loading import load_model, load_tokenizer, pick_device
+    from ..stages import TrainContext
+    from .args import training_args
+    from .callbacks import JobCallback
+
+    run_dir = ctx.run_dir
+    write_text(run_dir / "spec.yaml", spec.to_yaml())
+    events = ctx.events
+    method = methods.REGISTRY.get(spec.method)
+    stage = stages.REGISTRY.get(spec.stage)
+    device = pick_device(spec.resources.device)
+    events.log(f"run {run_dir.name}: {stage.name} + {method.name} on {spec.model.name} ({device})")
+
+    ctx.progress(0.0, "Preparing the model", phase="setup")
+    ref = resolve(spec.model.name, progress=lambda f, m: ctx.progress(None, m, phase="setup"),
+                  allow_pickle=spec.model.allow_pickle, revision=spec.model.revision)
+    tokenizer = load_tokenizer(ref, spec.model.trust_remote_code, spec.model.chat_template)
+
+    ctx.progress(0.0, "Preparing the data", phase="setup")
+    data = prepare(spec.data, stage.data_target, ctx.workspace.root, seed=spec.training.seed)
+    for finding in data.warnings[:20]:
+        events.log(f"data warning: {finding.one_line()}")
+    report = length_report(data.train, tokenizer, spec.training.max_length)
+    report.update(format=data.format, train_rows=data.rows, eval_rows=len(data.eval) if data.eval else 0)
+    write_json(run_dir / "data_report.json", report)
+    if report.get("truncated_rows"):
+        rows = report["truncated_rows"]
+        events.log(f"data warning: {len(rows)} rows are longer than max_length={spec.training.max_length} tokens "
+                   f"and will be cut (rows {', '.join(map(str, rows[:10]))}{'…' if len(rows) > 10 else ''}); "
+                   "raise training.max_length to keep them whole")
+
+    ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
+    model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
+                       **method.load_kwargs(spec.method_config(), device))
+    model = method.wrap(model, spec.method_config())
+    params = count_parameters(model)
+    write_json(run_dir / "params.json", params)
+    events.log(f"trainable parameters: {params['trainable']:,} of {params['total']:,}")
+    ctx.check_cancelled()
+
+    checkpoint_dir = run_dir / CHECKPOINTS
+    tctx = TrainContext(spec=spec, model=model, tokenizer=tokenizer, train_dataset=data.train,
+                        eval_dataset=data.eval,
+                        training_args=training_args(spec, checkpoint_dir, device, data.eval is not None),
+                        callbacks=[JobCallback(ctx, checkpoint_dir)], run_dir=run_dir, device=device,
+                        model_ref=ref)
+    trainer = stage.build_trainer(tctx)
+    resume = latest_complete(checkpoint_dir)
+    if resume is not None:
+        step = int(resume.name.split("-")[1])
+        _trim_metrics(run_dir, step)
+        events.log(f"resuming from {resume.name}")
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if ctx.cancel_requested:
+        raise JobCancelled()
+
+    ctx.cooperative = False
+    ctx.progress(1.0, "Saving the adapter", phase="save")
+    target = run_dir / (ADAPTER_DIR if method.artifact == "adapter" else "model")
+    with atomic_dir(target, replace=True) as tmp:
+        method.save(trainer.model, tmp)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / "studio_run.json", {"base_model": spec.model.name, "base_path": str(ref.path),
+                                             "method": spec.method, "stage": spec.stage, "run": run_dir.name})
+    summary = {"train_runtime_s": round(time.time() - started, 2), "global_step": trainer.state.global_step,
+               "train_loss": result.training_loss, "resumed_from": resume.name if resume else None,
+               "metrics": result.metrics, **params}
+    write_json(run_dir / "summary.json", summary)
+    events.progress(1.0, f"done: {trainer.state.global_step} steps, loss {result.training_loss:.4f}",
+                    phase="done", step=trainer.state.global_step, total=trainer.state.max_steps, force=True)
+    events.log(json.dumps(summary, default=str))
+    return {"adapter" if method.artifact == "adapter" else "model": str(target),
+            "summary": str(run_dir / "summary.json")}

@@ -1,0 +1,1 @@
+"""The Gradio UI: thin views over the run spec, the data functions and the job manager."""

@@ -1,0 +1,123 @@
+"""Controls generated from a pydantic config class (method, stage, training and sampling options).
+
+One component per field, labelled and explained in the UI language; advanced fields go in a
+collapsed accordion. `values()` turns the components' values back into a validated dict.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Literal
+
+import gradio as gr
+from pydantic import BaseModel
+
+from ..config import help_text
+
+
+def _choices(info) -> list | None:
+    ann = info.annotation
+    args = typing.get_args(ann)
+    if typing.get_origin(ann) is Literal:
+        return list(args)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return extra.get("choices")
+
+
+def _is_advanced(info) -> bool:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return bool(extra.get("advanced"))
+
+
+def _base_type(ann) -> Any:
+    args = [a for a in typing.get_args(ann) if a is not type(None)]
+    if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+        return args[0]
+    return ann
+
+
+def _component(name: str, info, value: Any, lang: str, label_prefix: str = ""):
+    label = f"{label_prefix}{name}"
+    info_text = help_text_from(info, lang)
+    choices = _choices(info)
+    kind = _base_type(info.annotation)
+    if choices is not None:
+        return gr.Dropdown(choices=choices, value=value, label=label, info=info_text)
+    if kind is bool:
+        return gr.Checkbox(value=bool(value), label=label, info=info_text)
+    if kind is int:
+        return gr.Number(value=value, label=label, info=info_text, precision=0)
+    if kind is float:
+        return gr.Number(value=value, label=label, info=info_text)
+    if typing.get_origin(kind) in (list, tuple):
+        text = ", ".join(map(str, value or []))
+        return gr.Textbox(value=text, label=label, info=info_text + " (comma-separated)")
+    if typing.get_origin(kind) is dict or kind is dict:
+        import json
+
+        return gr.Code(value=json.dumps(value or {}, ensure_ascii=False), language="json", label=label)
+    return gr.Textbox(value="" if value is None else str(value), label=label, info=info_text)
+
+
+def help_text_from(info, lang: str) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("zh")) if lang == "zh" and extra.get("zh") else (info.description or "")
+
+
+class ConfigForm:
+    """Components for every field of `config`, in declaration order (basic, then advanced)."""
+
+    def __init__(self, config: type[BaseModel], lang: str = "en", values: dict | None = None,
+                 advanced_label: str = "Advanced", skip: tuple[str, ...] = ()):
+        self.config = config
+        self.names: list[str] = []
+        self.components: list[gr.components.Component] = []
+        values = values or {}
+        fields = [(n, i) for n, i in config.model_fields.items() if n not in skip]
+        basic = [(n, i) for n, i in fields if not _is_advanced(i)]
+        advanced = [(n, i) for n, i in fields if _is_advanced(i)]
+        for name, info in basic:
+            self._add(name, info, values.get(name, info.default), lang)
+        if advanced:
+            with gr.Accordion(advanced_label, open=False):
+                for name, info in advanced:
+                    self._add(name, info, values.get(name, info.default), lang)
+
+    def _add(self, name, info, value, lang) -> None:
+        self.names.append(name)
+        self.components.append(_component(name, info, value, lang))
+
+    def values(self, raw: list | tuple) -> dict:
+        """Component values -> dict for `config` (blank optional fields become None)."""
+        out: dict[str, Any] = {}
+        for name, value in zip(self.names, raw):
+            info = self.config.model_fields[name]
+            kind = _base_type(info.annotation)
+            if isinstance(value, str) and value.strip() == "" and type(None) in typing.get_args(info.annotation):
+                value = None
+            elif typing.get_origin(kind) in (list, tuple) and isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif (typing.get_origin(kind) is dict or kind is dict) and isinstance(value, str):
+                import json
+
+                value = json.loads(value or "{}")
+            elif kind is int and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[name] = value
+        return out
+
+    def updates(self, values: dict) -> list:
+        """gr.update for each component from a dict (e.g. a loaded preset)."""
+        ups = []
+        for name in self.names:
+            if name in values:
+                value = values[name]
+                if isinstance(value, (list, tuple)):
+                    value = ", ".join(map(str, value))
+                ups.append(gr.update(value=value))
+            else:
+                ups.append(gr.update())
+        return ups
+
+
+__all__ = ["ConfigForm", "help_text"]

@@ -1,0 +1,36 @@
+"""UI texts in English and Simplified Chinese.
+
+Texts live in `locales/<lang>/<section>.yaml` (one file per tab, so tabs are edited independently);
+a key is `section.name`. A missing Chinese text falls back to English, a missing key shows itself
+(and a test checks that every key used exists in both languages).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LANGS = ("en", "zh")
+LOCALES = Path(__file__).parent / "locales"
+
+
+@lru_cache(maxsize=None)
+def table(lang: str) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    folder = LOCALES / lang
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, value in data.items():
+            texts[f"{path.stem}.{key}"] = str(value)
+    return texts
+
+
+class Translator:
+    def __init__(self, lang: str = "en"):
+        self.lang = lang if lang in LANGS else "en"
+
+    def __call__(self, key: str, **values) -> str:
+        text = table(self.lang).get(key) or table("en").get(key) or key
+        return text.format(**values) if values else text

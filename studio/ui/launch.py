@@ -1,0 +1,130 @@
+"""Starting the studio: flags, authentication, and the security settings of the web server.
+
+Binds to 127.0.0.1 by default. A share link or a non-loopback address never opens without
+authentication: with no --auth the studio makes a strong password and prints it once. Logins are
+rate-limited per user name; the server serves no file outside the workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import StudioError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="launch.py", description="Start Tune Studio in the browser.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("STUDIO_PORT", 7860)))
+    p.add_argument("--workspace", help="workspace folder (default: $STUDIO_WORKSPACE or ~/tune-studio)")
+    p.add_argument("--lang", choices=["en", "zh"], default=os.environ.get("STUDIO_LANG", "en"))
+    p.add_argument("--share", action="store_true", help="make a public share link (always password-protected)")
+    p.add_argument("--auth", help="USER:PASSWORD required to open the studio")
+    p.add_argument("--auth-file", help="file with one USER:PASSWORD per line")
+    p.add_argument("--max-upload", default="200mb", help="largest upload (default 200mb)")
+    return p.parse_args(argv)
+
+
+def read_credentials(args) -> list[tuple[str, str]]:
+    creds: list[tuple[str, str]] = []
+    lines: list[tuple[str, str]] = []
+    if args.auth:
+        lines.append(("--auth", args.auth))
+    if args.auth_file:
+        path = Path(args.auth_file)
+        if not path.is_file():
+            raise StudioError(f"--auth-file {path}: file not found", "create it with one user:password per line")
+        lines += [(f"{path}:{i}", line.strip()) for i, line in enumerate(path.read_text().splitlines(), 1)
+                  if line.strip() and not line.startswith("#")]
+    for where, line in lines:
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise StudioError(f"{where}: expected USER:PASSWORD", "write the user name, a colon, then the password")
+        creds.append((user, password))
+    return creds
+
+
+class RateLimitedAuth:
+    """Checks passwords in constant time and locks a user name out after repeated failures."""
+
+    def __init__(self, creds: list[tuple[str, str]], max_failures: int = 5, lockout_s: float = 60.0):
+        self._creds = dict(creds)
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self.max_failures = max_failures
+        self.lockout_s = lockout_s
+
+    def __call__(self, username: str, password: str) -> bool:
+        now = time.time()
+        with self._lock:
+            recent = [t for t in self._failures.get(username, []) if now - t < self.lockout_s]
+            self._failures[username] = recent
+            if len(recent) >= self.max_failures:
+                return False
+        expected = self._creds.get(username, "")
+        ok = bool(expected) and secrets.compare_digest(expected.encode(), (password or "").encode())
+        if not ok:
+            with self._lock:
+                self._failures.setdefault(username, []).append(now)
+        return ok
+
+
+def security_settings(args, creds: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], str | None]:
+    """Credentials to use, and a generated password to print (when sharing without --auth)."""
+    exposed = args.share or args.host not in LOOPBACK
+    if exposed and not creds:
+        password = secrets.token_urlsafe(18)
+        return [("studio", password)], password
+    return creds, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        creds, generated = security_settings(args, read_credentials(args))
+        from ..jobs import JobManager
+        from ..workspace import Workspace
+
+        workspace = Workspace.open(args.workspace)
+    except StudioError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    os.environ["STUDIO_WORKSPACE"] = str(workspace.root)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from .app import build_app, start_scheduler
+
+    manager = JobManager(workspace)
+    start_scheduler(manager)
+    demo = build_app(workspace, manager, args.lang)
+    if generated:
+        print(f"Sign in as user 'studio' with password: {generated}", flush=True)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share,
+        auth=RateLimitedAuth(creds) if creds else None,
+        auth_message="Tune Studio" if creds else None,
+        allowed_paths=[], blocked_paths=[str(Path.home() / ".ssh")], max_file_size=args.max_upload,
+        enable_monitoring=False, show_error=True, inbrowser=False, quiet=False,
+        css=_css(), theme=_theme(),
+    )
+    return 0
+
+
+def _css() -> str:
+    from .app import _css as css
+
+    return css()
+
+
+def _theme():
+    import gradio as gr
+
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")

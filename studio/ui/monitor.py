@@ -1,0 +1,55 @@
+"""Rendering a job's progress, metrics and state for the page (pure functions, easy to test)."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pandas as pd
+
+STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "succeeded": "#16a34a", "failed": "#dc2626",
+                "cancelled": "#9ca3af", "interrupted": "#d97706"}
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def progress_html(job, progress: dict, t) -> str:
+    if job is None:
+        return f"<div class='studio-progress empty'>{html.escape(t('train.no_job'))}</div>"
+    fraction = progress.get("fraction")
+    pct = 0 if fraction is None else round(100 * fraction)
+    color = STATE_COLORS.get(job.state, "#6b7280")
+    bar_class = "indeterminate" if fraction is None and job.state == "running" else ""
+    eta = progress.get("eta_s") if job.state == "running" else None
+    bits = [f"<b style='color:{color}' class='job-state' data-state='{job.state}'>{t('state.' + job.state)}</b>",
+            html.escape(progress.get("message", ""))]
+    if eta is not None:
+        bits.append(f"{t('train.eta')} {fmt_seconds(eta)}")
+    if progress.get("elapsed_s") is not None:
+        bits.append(f"{t('train.elapsed')} {fmt_seconds(progress['elapsed_s'])}")
+    error = f"<div class='studio-error'>{html.escape(job.error)}</div>" if job.error and job.state != "succeeded" else ""
+    return (f"<div class='studio-progress' data-job='{html.escape(job.id)}'>"
+            f"<div class='bar {bar_class}'><div class='fill' style='width:{pct}%;background:{color}'></div></div>"
+            f"<div class='line'>{' · '.join(bits)} <span class='pct'>{pct}%</span></div>{error}</div>")
+
+
+def metric_frame(rows: list[dict], keys: tuple[str, ...] = ("loss", "eval_loss")) -> pd.DataFrame:
+    """Long-format frame (step, value, series) of the metrics in `keys`, for a LinePlot."""
+    out = []
+    for row in rows:
+        for key in keys:
+            if isinstance(row.get(key), (int, float)) and "step" in row:
+                out.append({"step": row["step"], "value": float(row[key]), "series": key})
+    return pd.DataFrame(out, columns=["step", "value", "series"])
+
+
+def job_label(job) -> str:
+    when = time.strftime("%m-%d %H:%M", time.localtime(job.created_at))
+    return f"{job.title} · {job.state} · {when}"

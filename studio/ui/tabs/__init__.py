@@ -1,0 +1,1 @@
+"""One module per tab; each has `build(studio, handles)` and returns what other tabs may use."""
