@@ -4,7 +4,6 @@ The Chat tab, evaluation and any OpenAI client talk to this, whichever engine is
 binds to 127.0.0.1 and requires a bearer token that only the workspace owner can read.
 """
 
-from __future__ import annotations
 
 import asyncio
 import json

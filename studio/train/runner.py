@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
-from ..errors import JobCancelled
+from ..errors import JobCancelled, StudioError
+from ..methods.base import count_parameters  # the same count the UI shows before a run
 from ..spec import RunSpec, build_spec
 from .checkpoints import latest_complete
 
@@ -24,12 +25,6 @@ def run_job(ctx) -> dict:
     return train(spec, ctx)
 
 
-def count_parameters(model) -> dict:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return {"trainable": trainable, "total": total}
-
-
 def length_report(dataset, tokenizer, max_length: int) -> dict:
     """Token length of every row as the model will see it; rows longer than max_length get cut."""
     lengths = []
@@ -38,6 +33,9 @@ def length_report(dataset, tokenizer, max_length: int) -> dict:
             text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
         elif "prompt" in row and "completion" in row:
             text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+        elif "prompt" in row and "chosen" in row:  # preference pairs: the longer side is what gets cut
+            text = max((tokenizer.apply_chat_template(row["prompt"] + row[side], tokenize=False)
+                        for side in ("chosen", "rejected")), key=len)
         elif "text" in row:
             text = row["text"]
         else:
@@ -59,7 +57,7 @@ def train(spec: RunSpec, ctx) -> dict:
     from .. import methods, stages
     from ..data.prepare import prepare
     from ..models import resolve
-    from ..models.loading import load_model, load_tokenizer, pick_device
+    from ..models.loading import ensure_head_trainable, load_model, load_tokenizer, pick_device
     from ..stages import TrainContext
     from .args import training_args
     from .callbacks import JobCallback
@@ -76,6 +74,11 @@ def train(spec: RunSpec, ctx) -> dict:
     ref = resolve(spec.model.name, progress=lambda f, m: ctx.progress(None, m, phase="setup"),
                   allow_pickle=spec.model.allow_pickle, revision=spec.model.revision)
     tokenizer = load_tokenizer(ref, spec.model.trust_remote_code, spec.model.chat_template)
+    if not tokenizer.chat_template and stage.data_target != "text":
+        from ..data.templates import TEMPLATES
+
+        raise StudioError(f"Model {ref.label} has no chat template (a base model?)",
+                          f"set model.chat_template to one of: {', '.join(TEMPLATES)}")
 
     ctx.progress(0.0, "Preparing the data", phase="setup")
     data = prepare(spec.data, stage.data_target, ctx.workspace.root, seed=spec.training.seed)
@@ -92,8 +95,9 @@ def train(spec: RunSpec, ctx) -> dict:
 
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
     model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
-                       **method.load_kwargs(spec.method_config(), device))
+                       kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device))
     model = method.wrap(model, spec.method_config())
+    model = ensure_head_trainable(model, method.name)  # a reward model's new score head must train
     params = count_parameters(model)
     write_json(run_dir / "params.json", params)
     events.log(f"trainable parameters: {params['trainable']:,} of {params['total']:,}")
@@ -104,8 +108,9 @@ def train(spec: RunSpec, ctx) -> dict:
                         eval_dataset=data.eval,
                         training_args=training_args(spec, checkpoint_dir, device, data.eval is not None),
                         callbacks=[JobCallback(ctx, checkpoint_dir)], run_dir=run_dir, device=device,
-                        model_ref=ref)
+                        model_ref=ref, job=ctx, workspace_root=ctx.workspace.root)
     trainer = stage.build_trainer(tctx)
+    method.before_train(trainer, spec.method_config(), run_dir)  # e.g. a LoRA+ optimizer, sparse masks
     resume = latest_complete(checkpoint_dir)
     if resume is not None:
         step = int(resume.name.split("-")[1])
@@ -123,7 +128,8 @@ def train(spec: RunSpec, ctx) -> dict:
         method.save(trainer.model, tmp)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "studio_run.json", {"base_model": spec.model.name, "base_path": str(ref.path),
-                                             "method": spec.method, "stage": spec.stage, "run": run_dir.name})
+                                             "method": spec.method, "stage": spec.stage, "run": run_dir.name,
+                                             "model_kind": stage.model_kind})
     summary = {"train_runtime_s": round(time.time() - started, 2), "global_step": trainer.state.global_step,
                "train_loss": result.training_loss, "resumed_from": resume.name if resume else None,
                "metrics": result.metrics, **params}

@@ -36,27 +36,27 @@ def _base_type(ann) -> Any:
     return ann
 
 
-def _component(name: str, info, value: Any, lang: str, label_prefix: str = ""):
-    label = f"{label_prefix}{name}"
+def _component(name: str, info, value: Any, lang: str, elem_id: str | None = None):
+    label = name
     info_text = help_text_from(info, lang)
     choices = _choices(info)
     kind = _base_type(info.annotation)
     if choices is not None:
-        return gr.Dropdown(choices=choices, value=value, label=label, info=info_text)
+        return gr.Dropdown(choices=choices, value=value, label=label, info=info_text, elem_id=elem_id)
     if kind is bool:
-        return gr.Checkbox(value=bool(value), label=label, info=info_text)
+        return gr.Checkbox(value=bool(value), label=label, info=info_text, elem_id=elem_id)
     if kind is int:
-        return gr.Number(value=value, label=label, info=info_text, precision=0)
+        return gr.Number(value=value, label=label, info=info_text, precision=0, elem_id=elem_id)
     if kind is float:
-        return gr.Number(value=value, label=label, info=info_text)
+        return gr.Number(value=value, label=label, info=info_text, elem_id=elem_id)
     if typing.get_origin(kind) in (list, tuple):
         text = ", ".join(map(str, value or []))
-        return gr.Textbox(value=text, label=label, info=info_text + " (comma-separated)")
+        return gr.Textbox(value=text, label=label, info=info_text + " (comma-separated)", elem_id=elem_id)
     if typing.get_origin(kind) is dict or kind is dict:
         import json
 
-        return gr.Code(value=json.dumps(value or {}, ensure_ascii=False), language="json", label=label)
-    return gr.Textbox(value="" if value is None else str(value), label=label, info=info_text)
+        return gr.Code(value=json.dumps(value or {}, ensure_ascii=False), language="json", label=label, elem_id=elem_id)
+    return gr.Textbox(value="" if value is None else str(value), label=label, info=info_text, elem_id=elem_id)
 
 
 def help_text_from(info, lang: str) -> str:
@@ -68,8 +68,9 @@ class ConfigForm:
     """Components for every field of `config`, in declaration order (basic, then advanced)."""
 
     def __init__(self, config: type[BaseModel], lang: str = "en", values: dict | None = None,
-                 advanced_label: str = "Advanced", skip: tuple[str, ...] = ()):
+                 advanced_label: str = "Advanced", skip: tuple[str, ...] = (), elem_prefix: str | None = None):
         self.config = config
+        self.elem_prefix = elem_prefix
         self.names: list[str] = []
         self.components: list[gr.components.Component] = []
         values = values or {}
@@ -85,7 +86,8 @@ class ConfigForm:
 
     def _add(self, name, info, value, lang) -> None:
         self.names.append(name)
-        self.components.append(_component(name, info, value, lang))
+        elem_id = f"{self.elem_prefix}-{name}" if self.elem_prefix else None
+        self.components.append(_component(name, info, value, lang, elem_id))
 
     def values(self, raw: list | tuple) -> dict:
         """Component values -> dict for `config` (blank optional fields become None)."""

@@ -40,14 +40,16 @@ def progress_html(job, progress: dict, t) -> str:
             f"<div class='line'>{' · '.join(bits)} <span class='pct'>{pct}%</span></div>{error}</div>")
 
 
-def metric_frame(rows: list[dict], keys: tuple[str, ...] = ("loss", "eval_loss")) -> pd.DataFrame:
-    """Long-format frame (step, value, series) of the metrics in `keys`, for a LinePlot."""
-    out = []
-    for row in rows:
-        for key in keys:
-            if isinstance(row.get(key), (int, float)) and "step" in row:
-                out.append({"step": row["step"], "value": float(row[key]), "series": key})
-    return pd.DataFrame(out, columns=["step", "value", "series"])
+def metric_frame(rows: list[dict], key: str = "loss") -> pd.DataFrame:
+    """(step, key) rows of one metric for a LinePlot.
+
+    One metric per plot: Gradio 6's LinePlot stops drawing lines when a plot with a `color`
+    series is updated repeatedly, so each curve gets its own plot.
+    """
+    out = [(int(r["step"]), float(r[key])) for r in rows
+           if isinstance(r.get(key), (int, float)) and isinstance(r.get("step"), (int, float))]
+    frame = pd.DataFrame(out, columns=["step", key])
+    return frame.astype({"step": "int64", key: "float64"})
 
 
 def job_label(job) -> str:

@@ -28,7 +28,8 @@ class SpecEditor:
         self.model = gr.Dropdown(choices=known_models(self.studio.workspace.root), value="smollm2-135m-instruct",
                                  allow_custom_value=True, label=t("method.model"), info=t("method.model_info"),
                                  elem_id="model-name")
-        self.model_form = ConfigForm(ModelSpec, self.t.lang, skip=("name",), advanced_label=t("common.advanced"))
+        self.model_form = ConfigForm(ModelSpec, self.t.lang, skip=("name",), advanced_label=t("common.advanced"),
+                                     elem_prefix="model")
 
     def method_section(self) -> None:
         t = self.t
@@ -40,7 +41,7 @@ class SpecEditor:
         for name in names:
             with gr.Group(visible=name == "lora") as group:
                 self.method_forms[name] = ConfigForm(methods.REGISTRY.get(name).config, t.lang,
-                                                     advanced_label=t("common.advanced"))
+                                                     advanced_label=t("common.advanced"), elem_prefix=f"method-{name}")
             self.method_groups[name] = group
         self.method.change(self.show_method, self.method, [self.method_about, *self.method_groups.values()])
 
@@ -53,7 +54,7 @@ class SpecEditor:
         for name in stages.REGISTRY.names():
             with gr.Group(visible=name == "sft") as group:
                 self.stage_forms[name] = ConfigForm(stages.REGISTRY.get(name).config, t.lang,
-                                                    advanced_label=t("common.advanced"))
+                                                    advanced_label=t("common.advanced"), elem_prefix=f"stage-{name}")
             self.stage_groups[name] = group
         self.stage.change(self.show_stage, self.stage, [self.stage_about, *self.stage_groups.values()])
 
@@ -67,10 +68,12 @@ class SpecEditor:
                                          info=t("train.dataset_info"), elem_id="train-dataset")
         with gr.Accordion(t("train.data_options"), open=False):
             self.data_form = ConfigForm(DataSpec, t.lang, skip=("path", "columns"),
-                                        advanced_label=t("common.advanced"))
-        self.training_form = ConfigForm(TrainingSpec, t.lang, advanced_label=t("common.advanced"))
+                                        advanced_label=t("common.advanced"), elem_prefix="data")
+        self.training_form = ConfigForm(TrainingSpec, t.lang, advanced_label=t("common.advanced"),
+                                        elem_prefix="training")
         with gr.Accordion(t("train.resources"), open=False):
-            self.resources_form = ConfigForm(ResourceSpec, t.lang, advanced_label=t("common.advanced"))
+            self.resources_form = ConfigForm(ResourceSpec, t.lang, advanced_label=t("common.advanced"),
+                                             elem_prefix="resources")
 
     # -------------------------------------------------------------- wiring
 

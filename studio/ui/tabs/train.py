@@ -42,13 +42,17 @@ def build(studio, handles):
                 cancel = gr.Button(t("jobs.cancel"), size="sm", scale=1, elem_id="train-cancel")
                 resume = gr.Button(t("jobs.resume"), size="sm", scale=1, elem_id="train-resume")
             progress = gr.HTML(progress_html(None, {}, t), elem_id="train-progress")
-            loss_plot = gr.LinePlot(metric_frame([]), x="step", y="value", color="series", title=t("train.loss"),
+            loss_plot = gr.LinePlot(metric_frame([]), x="step", y="loss", title=t("train.loss"),
                                     elem_id="loss-plot", height=260)
-            lr_plot = gr.LinePlot(metric_frame([], ("learning_rate",)), x="step", y="value", color="series",
-                                  title=t("train.lr"), height=160, elem_id="lr-plot")
+            with gr.Row():
+                eval_plot = gr.LinePlot(metric_frame([], "eval_loss"), x="step", y="eval_loss",
+                                        title=t("train.eval_loss"), height=160, elem_id="eval-plot")
+                lr_plot = gr.LinePlot(metric_frame([], "learning_rate"), x="step", y="learning_rate",
+                                      title=t("train.lr"), height=160, elem_id="lr-plot")
             log = gr.Textbox(label=t("train.log"), lines=10, max_lines=10, autoscroll=True, interactive=False,
                              elem_id="train-log")
     method_tab.wire(editor)
+    editor.data_path.focus(lambda: gr.update(choices=dataset_choices(studio)), None, editor.data_path)
 
     def spec_yaml(*values):
         try:
@@ -78,12 +82,13 @@ def build(studio, handles):
         job = studio.manager.get(job_id) if job_id else None
         if job is None:
             return gr.update(choices=choices), progress_html(None, {}, t), metric_frame([]), \
-                metric_frame([], ("learning_rate",)), ""
+                metric_frame([], "eval_loss"), metric_frame([], "learning_rate"), ""
         rows = read_metrics(job.run_dir)
         return (gr.update(choices=choices, value=job_id), progress_html(job, read_progress(job.run_dir), t),
-                metric_frame(rows), metric_frame(rows, ("learning_rate",)), tail_log(job.run_dir, 6000))
+                metric_frame(rows), metric_frame(rows, "eval_loss"), metric_frame(rows, "learning_rate"),
+                tail_log(job.run_dir, 6000))
 
-    outputs = [job_pick, progress, loss_plot, lr_plot, log]
+    outputs = [job_pick, progress, loss_plot, eval_plot, lr_plot, log]
     timer = gr.Timer(1.5)
     timer.tick(refresh, job_pick, outputs, show_progress="hidden", concurrency_limit=4)
     job_pick.change(refresh, job_pick, outputs, show_progress="hidden")
