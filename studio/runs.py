@@ -18,7 +18,9 @@ def preflight(spec: RunSpec, workspace_root: Path) -> list[str]:
     check_name(spec.model.name, spec.model.allow_pickle)
     loaded = load_rows(spec.data.path, spec.data.format, spec.data.columns, workspace_root)
     formats.converter(formats.get(loaded.format), stages.REGISTRY.get(spec.stage).data_target)
-    return [f.one_line() for f in loaded.warnings]
+    from .estimate import check as memory_check  # refuses a run that cannot fit in memory
+
+    return [f.one_line() for f in loaded.warnings] + memory_check(spec, workspace_root)
 
 
 def start_training(manager: JobManager, spec: RunSpec, owner: str | None = None, key: str | None = None) -> Job:

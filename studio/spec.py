@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
 from .config import Strict, opt
 from .errors import StudioError
@@ -71,6 +71,13 @@ class TrainingSpec(Strict):
     max_grad_norm: float = opt(1.0, "Gradient clipping norm", "梯度裁剪范数", gt=0, advanced=True)
     optimizer: str = opt("adamw_torch", "Optimizer (transformers name, e.g. adamw_torch, paged_adamw_8bit, galore_adamw)",
                          "优化器（transformers 名称）", advanced=True)
+    optim_target_modules: str = opt(
+        "all-linear", "Layers whose gradients GaLore/APOLLO optimizers project: all-linear, or names like "
+                      "q_proj,v_proj,up_proj", "GaLore/APOLLO 优化器投影其梯度的层：all-linear 或 q_proj,v_proj,up_proj 等名称",
+        advanced=True)
+    optim_args: str = opt("", "Extra optimizer options as key=value pairs, e.g. rank=128, update_proj_gap=200, "
+                              "scale=0.25 for GaLore", "优化器的额外参数（key=value 形式），如 GaLore 的 rank=128, "
+                              "update_proj_gap=200, scale=0.25", advanced=True)
     gradient_checkpointing: bool = opt(False, "Trade compute for memory (slower, fits bigger batches)",
                                        "以计算换显存（更慢，可用更大批次）", advanced=True)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = opt(
@@ -79,6 +86,14 @@ class TrainingSpec(Strict):
     packing: bool = opt(False, "Pack short examples together (faster on many short rows)",
                         "将短样本拼接打包（短样本多时更快）", advanced=True)
 
+    @field_validator("optim_args")
+    @classmethod
+    def _pairs(cls, text: str) -> str:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            if part.count("=") != 1 or not all(x.strip() for x in part.split("=")):
+                raise ValueError(f"'{part}' is not key=value; write e.g. rank=128, scale=0.25")
+        return text
+
 
 class ResourceSpec(Strict):
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "Where to train", "训练设备")
@@ -86,6 +101,12 @@ class ResourceSpec(Strict):
                         "使用的 GPU 数量（多于一个时每卡一个进程）", ge=1, advanced=True)
     deepspeed: Literal["none", "zero2", "zero3"] = opt("none", "DeepSpeed ZeRO stage for multi-GPU runs",
                                                       "多卡训练的 DeepSpeed ZeRO 阶段", advanced=True)
+    launcher: Literal["auto", "accelerate"] = opt(
+        "auto", "How training starts: auto (one process; accelerate launch when num_gpus > 1) or always through "
+                "accelerate launch", "训练的启动方式：auto（单进程；num_gpus > 1 时用 accelerate launch）或总是用 accelerate launch",
+        advanced=True)
+    ignore_memory_check: bool = opt(False, "Start even when the memory estimate says the run does not fit",
+                                    "即使内存估算认为放不下也启动训练", advanced=True)
 
 
 class RunSpec(Strict):

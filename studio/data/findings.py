@@ -9,7 +9,7 @@ from ..errors import StudioError
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (something the reader fixed on the way)
     message: str
     hint: str = ""
     file: str | None = None

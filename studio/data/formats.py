@@ -1,7 +1,7 @@
 """Named data shapes: their fields, how they are recognised, checked and turned into trl rows.
 
 A *format* is what the user's file looks like (alpaca, sharegpt, messages, preference, kto, prompt,
-text). A *target* is what a training stage consumes (see `TARGETS`). `convert(row, fmt, target)`
+completion, text). A *target* is what a training stage consumes (see `TARGETS`). `convert(row, fmt, target)`
 maps one onto the other; an impossible pairing raises a StudioError saying what to use instead.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import StudioError
+from . import convo
 
 # target -> what it is, for messages
 TARGETS = {
@@ -37,16 +38,32 @@ def _text_problems(row: dict, fields: tuple[str, ...], required: bool) -> list[P
     return out
 
 
-def _turn_problems(turns: Any, field: str, role_key: str, text_key: str) -> list[Problem]:
+def _turn_problems(turns: Any, field: str, role_key: str, text_key: str, roles: frozenset[str] | None = None,
+                   need_answer: bool = True) -> list[Problem]:
     if not isinstance(turns, list) or not turns:
         return [(field, "expected a non-empty list of turns", f"give a list of {{{role_key}, {text_key}}} objects")]
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or role_key not in turn:
             return [(f"{field}[{i}]", f"turn has no '{role_key}'", f"each turn needs '{role_key}' and '{text_key}'")]
+        if roles is not None and turn[role_key] not in roles:
+            return [(f"{field}[{i}].{role_key}", f"unknown role {turn[role_key]!r}", f"use one of: {', '.join(sorted(roles))}")]
         content = turn.get(text_key)
         if content is not None and not isinstance(content, (str, list)):
             return [(f"{field}[{i}].{text_key}", f"expected text, found {type(content).__name__}", "quote it")]
+        if (content is None or content == "") and not (turn.get("tool_calls") or turn.get("function_call")) \
+                and turn[role_key] not in ("function_call",):
+            return [(f"{field}[{i}].{text_key}", "is empty", "fill in the turn or delete it")]
+    if need_answer and roles is not None and not any(convo_role(t.get(role_key)) == "assistant" for t in turns):
+        return [(field, "has no assistant turn, so there is nothing to learn", "add the answer as an assistant turn")]
     return []
+
+
+def convo_role(name: Any) -> str | None:
+    return {"gpt": "assistant", "function_call": "assistant", "assistant": "assistant"}.get(name, name)
+
+
+MESSAGE_ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
+SHAREGPT_FROM = frozenset({"system", "human", "user", "gpt", "assistant", "function_call", "observation", "tool"})
 
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -54,26 +71,70 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 
 
 def _sharegpt_messages(row: dict) -> list[dict]:
-    msgs = [{"role": SHAREGPT_ROLES.get(t.get("from"), t.get("from")), "content": t.get("value") or ""}
-            for t in row["conversations"]]
+    msgs = convo.sharegpt_to_messages(row["conversations"])
     if row.get("system"):
         msgs.insert(0, {"role": "system", "content": row["system"]})
     return msgs
 
 
 def _alpaca_prompt(row: dict, system: str | None) -> list[dict]:
-    msgs: list[dict] = []
-    sys_text = row.get("system") or system
-    if sys_text:
-        msgs.append({"role": "system", "content": sys_text})
-    for pair in row.get("history") or []:
-        if isinstance(pair, (list, tuple)) and len(pair) == 2:
-            msgs += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
-    user = row["instruction"].strip()
-    if isinstance(row.get("input"), str) and row["input"].strip():
-        user = f"{user}\n\n{row['input'].strip()}"
-    msgs.append({"role": "user", "content": user})
-    return msgs
+    return convo.alpaca_prompt(row, system)
+
+
+def _with_tools(row: dict, out: dict) -> dict:
+    tools = convo.tools_text(row.get("tools"))
+    return dict(out, tools=tools) if tools else out
+
+
+def _history_problems(row: dict) -> list[Problem]:
+    history = row.get("history")
+    if history in (None, "", []):
+        return []
+    if not isinstance(history, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2
+                                                and all(isinstance(x, str) for x in p) for p in history):
+        return [("history", "expected a list of [question, answer] pairs", 'write it as [["q1", "a1"], ["q2", "a2"]]')]
+    return []
+
+
+def _pair_problems(r: dict) -> list[Problem]:
+    out: list[Problem] = []
+    prompt = r.get("prompt")
+    if isinstance(prompt, list):
+        out += _turn_problems(prompt, "prompt", "role", "content", MESSAGE_ROLES, need_answer=False)
+    else:
+        out += _text_problems(r, ("prompt",), True)
+    for name in ("chosen", "rejected"):
+        value = r.get(name)
+        if isinstance(value, list):
+            out += _turn_problems(value, name, "role", "content", MESSAGE_ROLES)
+        else:
+            out += _text_problems(r, (name,), True)
+    if r.get("chosen") == r.get("rejected") and r.get("chosen") not in (None, ""):
+        out.append(("rejected", "is the same as 'chosen'", "make the two answers differ or drop the row"))
+    return out
+
+
+def _side_problems(r: dict, name: str, answer: bool) -> list[Problem]:
+    """A prompt or completion given either as text or as a list of role/content turns."""
+    if isinstance(r.get(name), list):
+        return _turn_problems(r[name], name, "role", "content", MESSAGE_ROLES, need_answer=answer)
+    return _text_problems(r, (name,), True)
+
+
+def _sharegpt_problems(r: dict) -> list[Problem]:
+    turns = r.get("conversations")
+    first = turns[0] if isinstance(turns, list) and turns and isinstance(turns[0], dict) else {}
+    if "from" not in first and "role" in first:  # ShareGPT files written with OpenAI keys
+        return _turn_problems(turns, "conversations", "role", "content", MESSAGE_ROLES)
+    return _turn_problems(turns, "conversations", "from", "value", SHAREGPT_FROM)
+
+
+def _label_ok(value: Any) -> bool:
+    return isinstance(value, bool) or str(value).strip().lower() in ("true", "false", "1", "0")
+
+
+def _label(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
 
 
 def _as_turns(value: Any, role: str) -> list[dict]:
@@ -107,7 +168,8 @@ def _register(fmt: Format) -> None:
 _register(Format(
     "alpaca", ("instruction", "output"), ("input", "system", "history"),
     "instruction rows (instruction, input, output)",
-    check=lambda r: _text_problems(r, ("instruction", "output"), True) + _text_problems(r, ("input", "system"), False),
+    check=lambda r: _text_problems(r, ("instruction", "output"), True) + _text_problems(r, ("input", "system"), False)
+    + _history_problems(r),
     converters={
         "sft": lambda r, s: {"prompt": _alpaca_prompt(r, s), "completion": [{"role": "assistant", "content": r["output"]}]},
         "prompt": lambda r, s: {"prompt": _alpaca_prompt(r, s), "answer": r["output"]},
@@ -117,21 +179,19 @@ _register(Format(
 _register(Format(
     "sharegpt", ("conversations",), ("system", "tools"),
     "ShareGPT conversations (conversations of from/value)",
-    check=lambda r: _turn_problems(r.get("conversations"), "conversations", "from", "value"),
-    converters={"sft": lambda r, s: {"messages": _with_system(_sharegpt_messages(r), s)}},
+    check=_sharegpt_problems,
+    converters={"sft": lambda r, s: _with_tools(r, {"messages": _with_system(_sharegpt_messages(r), s)})},
 ))
 _register(Format(
     "messages", ("messages",), ("tools",),
     "OpenAI-style conversations (messages of role/content)",
-    check=lambda r: _turn_problems(r.get("messages"), "messages", "role", "content"),
-    converters={"sft": lambda r, s: {"messages": _with_system(r["messages"], s)}},
+    check=lambda r: _turn_problems(r.get("messages"), "messages", "role", "content", MESSAGE_ROLES),
+    converters={"sft": lambda r, s: _with_tools(r, {"messages": _with_system(convo.normalize_messages(r["messages"]), s)})},
 ))
 _register(Format(
     "preference", ("prompt", "chosen", "rejected"), ("system",),
     "preference pairs (prompt, chosen, rejected)",
-    check=lambda r: (_text_problems(r, ("prompt",), True) if isinstance(r.get("prompt"), str) else [])
-    + [("rejected", "is the same as 'chosen'", "make the two answers differ or drop the row")]
-    * (r.get("chosen") == r.get("rejected")),
+    check=_pair_problems,
     converters={"preference": lambda r, s: {
         "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
         "chosen": _as_turns(r["chosen"], "assistant"), "rejected": _as_turns(r["rejected"], "assistant")}},
@@ -139,20 +199,28 @@ _register(Format(
 _register(Format(
     "kto", ("prompt", "completion", "label"), ("system",),
     "unpaired feedback (prompt, completion, label)",
-    check=lambda r: _text_problems(r, ("prompt", "completion"), True)
-    + ([] if str(r.get("label")).lower() in ("true", "false", "1", "0")
+    check=lambda r: _side_problems(r, "prompt", False) + _side_problems(r, "completion", True)
+    + ([] if _label_ok(r.get("label"))
        else [("label", f"expected true/false, found {r.get('label')!r}", "write true or false")]),
     converters={"unpaired": lambda r, s: {
         "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
         "completion": _as_turns(r["completion"], "assistant"),
-        "label": str(r["label"]).lower() in ("true", "1")}},
+        "label": _label(r["label"])}},
 ))
 _register(Format(
     "prompt", ("prompt",), ("answer", "system"),
     "prompts with an optional reference answer (prompt, answer)",
-    check=lambda r: _text_problems(r, ("prompt",), True),
+    check=lambda r: _side_problems(r, "prompt", False) + _text_problems(r, ("answer",), False),
     converters={"prompt": lambda r, s: {"prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
                                         "answer": str(r.get("answer") or "")}},
+))
+_register(Format(
+    "completion", ("prompt", "completion"), ("system",),
+    "prompt and completion pairs (prompt, completion)",
+    check=lambda r: _side_problems(r, "prompt", False) + _side_problems(r, "completion", True),
+    converters={"sft": lambda r, s: {
+        "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
+        "completion": _as_turns(r["completion"], "assistant")}},
 ))
 _register(Format(
     "text", ("text",), (),
@@ -180,5 +248,14 @@ def converter(fmt: Format, target: str) -> Callable[[dict, str | None], dict]:
     if target not in fmt.converters:
         usable = [f.name for f in FORMATS.values() if target in f.converters]
         raise StudioError(f"This stage trains on {TARGETS.get(target, target)}, but the data is {fmt.description}",
-                          f"use data in one of these formats: {', '.join(usable)}, or pick a stage that fits the data")
+                          f"use data in one of these formats: {', '.join(usable)}, or pick a stage that fits the "
+                          f"data{_fitting_stages(fmt)}")
     return fmt.converters[target]
+
+
+def _fitting_stages(fmt: Format) -> str:
+    """The training stages this data can feed, named in the refusal above (imported lazily: error path only)."""
+    from ..stages import REGISTRY
+
+    names = [stage.name for stage in REGISTRY if stage.data_target in fmt.converters]
+    return f" ({', '.join(names)})" if names else ""

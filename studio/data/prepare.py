@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StudioError
-from . import formats, store
+from . import formats, mapping, store
+from .checks import check_rows
 from .findings import DataError, Finding
-from .readers import Table, read_table
+from .readers import Table, read_table, split_ref
+
+__all__ = ["Loaded", "Prepared", "locate", "load_rows", "prepare", "check_rows", "apply_columns"]
 
 
 @dataclass
@@ -17,6 +20,7 @@ class Loaded:
     table: Table
     format: str
     warnings: list[Finding] = field(default_factory=list)
+    source: Path | None = None
 
 
 @dataclass
@@ -29,11 +33,12 @@ class Prepared:
 
 
 def locate(path: str, workspace_root: Path | None) -> Path:
+    """A file, a folder (`folder#name` picks one dataset in it), or a saved dataset `name[@vN]`."""
     if not path:
         raise StudioError("No training data chosen", "upload a file in the Data tab or pass --data FILE")
-    candidate = Path(path).expanduser()
-    if candidate.exists():
-        return candidate
+    base, sub = split_ref(path)
+    if base.exists():
+        return Path(f"{base}#{sub}") if sub else base
     if workspace_root is not None:
         found = store.resolve(Path(workspace_root) / "datasets", path)
         if found is not None:
@@ -42,10 +47,10 @@ def locate(path: str, workspace_root: Path | None) -> Path:
                       "check the path, or save the data in the Data tab first")
 
 
-def _apply_columns(table: Table, columns: dict[str, str]) -> None:
+def apply_columns(table: Table, columns: dict[str, str]) -> None:
     if not columns:
         return
-    present = set().union(*(r.keys() for r in table.rows)) if table.rows else set()
+    present = set(table.columns)
     missing = [src for src in columns if src not in present]
     if missing:
         raise StudioError(f"{table.file}: column '{missing[0]}' in the mapping is not in the file",
@@ -53,66 +58,73 @@ def _apply_columns(table: Table, columns: dict[str, str]) -> None:
     table.rows = [{columns.get(k, k): v for k, v in row.items()} for row in table.rows]
 
 
-def check_rows(table: Table, fmt: formats.Format) -> tuple[list[Finding], list[Finding]]:
-    errors: list[Finding] = []
-    warnings: list[Finding] = []
-    seen: dict[str, int] = {}
-    for i, row in enumerate(table.rows):
-        where = dict(file=table.file, line=table.line_of(i), row=i + 1)
-        for name in fmt.required:
-            if name not in row:
-                errors.append(Finding("error", "missing", f"add '{name}' to this row", field=name, **where))
-        if any(name not in row for name in fmt.required):
-            continue
-        for field_name, message, hint in fmt.check(row):
-            errors.append(Finding("error", message, hint, field=field_name, **where))
-        key = repr(sorted(row.items(), key=lambda kv: kv[0]))
-        if key in seen:
-            warnings.append(Finding("warning", f"duplicate of row {seen[key]}", "drop duplicates in the Data tab",
-                                    **where))
+_apply_columns = apply_columns  # the name the first version used
+
+
+def detect_format(table: Table) -> str:
+    if table.format_hint:
+        return table.format_hint
+    present = table.columns
+    detected = formats.detect(set(present))
+    if detected is None:
+        guess, suggestion = mapping.suggest(present)
+        if guess:
+            hint = f"map your columns: {mapping.as_args(suggestion)} (in the Data tab: the column dropdowns)"
         else:
-            seen[key] = i + 1
-    return errors, warnings
+            known = "; ".join(f"{f.name}: {', '.join(f.required)}" for f in formats.FORMATS.values())
+            hint = f"map your columns to one of these ({known})"
+        raise StudioError(f"{table.file}: cannot tell the format from columns {', '.join(sorted(present))}", hint)
+    return detected
 
 
 def load_rows(path: str, fmt_name: str = "auto", columns: dict[str, str] | None = None,
               workspace_root: Path | None = None) -> Loaded:
     """Read, map and check a data file; raise DataError listing every row-level error."""
-    table = read_table(locate(path, workspace_root))
+    source = locate(path, workspace_root)
+    table = read_table(source)
     if not table.rows:
         raise DataError([Finding("error", "has no rows", "add at least one example", file=table.file)])
-    _apply_columns(table, columns or {})
-    if fmt_name == "auto":
-        present = set().union(*(r.keys() for r in table.rows))
-        detected = formats.detect(present)
-        if detected is None:
-            known = "; ".join(f"{f.name}: {', '.join(f.required)}" for f in formats.FORMATS.values())
-            raise StudioError(f"{table.file}: cannot tell the format from columns {', '.join(sorted(present))}",
-                              f"map your columns to one of these ({known})")
-        fmt_name = detected
+    apply_columns(table, columns or {})
+    fmt_name = detect_format(table) if fmt_name in ("auto", "", None) else fmt_name
     fmt = formats.get(fmt_name)
     errors, warnings = check_rows(table, fmt)
     if errors:
         raise DataError(errors)
-    return Loaded(table, fmt_name, warnings)
+    return Loaded(table, fmt_name, warnings, source)
+
+
+def convert_all(loaded: Loaded, target: str, system_prompt: str | None = None) -> list[dict]:
+    convert = formats.converter(formats.get(loaded.format), target)
+    return [convert(r, system_prompt) for r in loaded.table.rows]
+
+
+def _split(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], list[dict]]:
+    if val_size <= 0 or len(rows) < 2:
+        return rows, []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(rows) - 1, max(1, int(round(len(rows) * val_size))))
+    return [rows[i] for i in order[n_eval:]], [rows[i] for i in order[:n_eval]]
 
 
 def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 42) -> Prepared:
-    """Rows of `spec` (a DataSpec) converted for a stage's `target`, split into train/eval."""
+    """Rows of `spec` (a DataSpec) converted for a stage's `target`, split into train/eval.
+
+    A saved dataset version with a held-out split (saved from the Data tab) uses that split unless
+    the spec asks for its own `val_size`.
+    """
     from datasets import Dataset
 
     loaded = load_rows(spec.path, spec.format, spec.columns, workspace_root)
-    convert = formats.converter(formats.get(loaded.format), target)
-    rows = [convert(r, spec.system_prompt) for r in loaded.table.rows]
+    rows = convert_all(loaded, target, spec.system_prompt)
     if spec.max_rows:
         rows = rows[: spec.max_rows]
-    eval_rows: list[dict] = []
-    if spec.val_size > 0 and len(rows) > 1:
-        order = list(range(len(rows)))
-        random.Random(seed).shuffle(order)
-        n_eval = max(1, int(round(len(rows) * spec.val_size)))
-        eval_rows = [rows[i] for i in order[:n_eval]]
-        rows = [rows[i] for i in order[n_eval:]]
+    saved_eval = store.validation_of(loaded.source) if loaded.source and spec.val_size <= 0 else None
+    if saved_eval is not None:
+        held = load_rows(str(saved_eval), loaded.format, None)
+        eval_rows = convert_all(held, target, spec.system_prompt)
+    else:
+        rows, eval_rows = _split(rows, spec.val_size, seed)
     train = Dataset.from_list(rows)
     evaluation = Dataset.from_list(eval_rows) if eval_rows else None
     return Prepared(train, evaluation, loaded.format, len(rows), loaded.warnings)

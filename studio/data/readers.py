@@ -1,67 +1,114 @@
 """Reading data files into rows of plain dicts, remembering which line each row came from.
 
-pandas and `datasets` do the parsing; this module adds encoding detection (Excel's GBK and UTF-16
-CSVs, BOMs) and turns parse failures into findings that name the line.
+pandas, pyarrow and `datasets` do the parsing; this module adds what they leave to the user:
+encoding detection (Excel's GBK and UTF-16 CSVs, BOMs), Excel's quirks (a BOM glued to the first
+column name, empty trailing columns and rows), line numbers for every row, and parse failures
+turned into findings that name the line. Folders are read too: a `datasets` folder saved with
+`save_to_disk`, and a LLaMA-Factory folder whose `dataset_info.json` maps columns (see `llamafactory`).
+
+A path may end in `#name` to pick one dataset of a LLaMA-Factory folder, one split of a saved
+`DatasetDict`, or one sheet of an Excel workbook.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import DataError, Finding
 
-TEXT_ENCODINGS = ("utf-8-sig", "gb18030", "utf-16")
+SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xls")
 
 
 @dataclass
 class Table:
     file: str
     rows: list[dict]
-    lines: list[int | None] = field(default_factory=list)  # file line of each row (1-based)
+    lines: list[int | None] = field(default_factory=list)  # file line (or sheet row) of each row, 1-based
+    format_hint: str | None = None  # set when the file itself says what it is (LLaMA-Factory folders)
+    encoding: str | None = None
+    notes: list[Finding] = field(default_factory=list)  # harmless things the reader fixed on the way
 
     def line_of(self, index: int) -> int | None:
         return self.lines[index] if index < len(self.lines) else None
 
+    @property
+    def columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            seen.update(dict.fromkeys(row))
+        return list(seen)
 
-def decode_text(path: Path) -> str:
-    raw = path.read_bytes()
+
+# ---------------------------------------------------------------- text encodings
+
+def sniff_encoding(raw: bytes) -> str:
+    """The encoding Excel, Notepad or a script most likely used; BOMs first, then trial decoding."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    for enc in TEXT_ENCODINGS:
+        return "utf-16"
+    sample = raw[:4000]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
+        return "utf-16-le"  # UTF-16 without a BOM: every other byte of ASCII text is zero
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
+        return "utf-16-be"
+    for enc in ("utf-8", "gb18030"):
         try:
-            return raw.decode(enc)
+            raw.decode(enc)
+            return enc
         except UnicodeDecodeError:
             continue
-    raise DataError([Finding("error", "cannot decode the file as UTF-8, GBK/GB18030 or UTF-16",
-                             "save it as UTF-8 (in Excel: CSV UTF-8)", file=path.name)])
+    raise UnicodeDecodeError("unknown", raw[:1], 0, 1, "not UTF-8, GB18030 or UTF-16")
+
+
+def decode_text(path: Path) -> str:
+    return _decode(path)[0]
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    raw = path.read_bytes()
+    try:
+        enc = sniff_encoding(raw)
+        return raw.decode(enc), enc
+    except UnicodeDecodeError:
+        raise DataError([Finding("error", "cannot decode the file as UTF-8, GBK/GB18030 or UTF-16",
+                                 "save it as UTF-8 (in Excel: Save As → CSV UTF-8)", file=path.name)]) from None
 
 
 def _clean_key(key: object) -> str:
-    return str(key).lstrip("\ufeff").strip()
+    return str(key).replace("\ufeff", "").strip()
 
+
+# ---------------------------------------------------------------- JSON and JSON Lines
 
 def _read_jsonl(path: Path) -> Table:
+    text, enc = _decode(path)
     rows, lines, problems = [], [], []
-    for number, line in enumerate(decode_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             problems.append(Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                    "fix or delete this line", file=path.name, line=number))
+                                    "fix or delete this line", file=path.name, line=number, row=len(rows) + 1))
+            rows.append({})
+            lines.append(number)
             continue
         if not isinstance(obj, dict):
             problems.append(Finding("error", f"expected a JSON object, found {type(obj).__name__}",
-                                    "each line must be one {...} object", file=path.name, line=number))
-            continue
-        rows.append({_clean_key(k): v for k, v in obj.items()})
+                                    "each line must be one {...} object", file=path.name, line=number,
+                                    row=len(rows) + 1))
+        rows.append({_clean_key(k): v for k, v in obj.items()} if isinstance(obj, dict) else {})
         lines.append(number)
     if problems:
         raise DataError(problems)
-    return Table(path.name, rows, lines)
+    return Table(path.name, rows, lines, encoding=enc)
 
 
 def _object_lines(text: str) -> list[int]:
@@ -82,7 +129,7 @@ def _object_lines(text: str) -> list[int]:
 
 
 def _read_json(path: Path) -> Table:
-    text = decode_text(path)
+    text, enc = _decode(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -93,10 +140,7 @@ def _read_json(path: Path) -> Table:
                                  file=path.name, line=exc.lineno)]) from None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            data = lists[0]
-        else:
-            data = [data]
+        data = lists[0] if len(lists) == 1 else [data]
     if not isinstance(data, list):
         raise DataError([Finding("error", "expected a list of rows", "the file must hold [ {...}, {...} ]",
                                  file=path.name)])
@@ -111,45 +155,197 @@ def _read_json(path: Path) -> Table:
         rows.append({_clean_key(k): v for k, v in obj.items()})
     if problems:
         raise DataError(problems)
-    return Table(path.name, rows, lines[: len(rows)])
+    return Table(path.name, rows, lines[: len(rows)] if len(lines) >= len(rows) else [], encoding=enc)
 
 
-def _read_csv(path: Path, sep: str) -> Table:
-    import io
+# ---------------------------------------------------------------- CSV, TSV, plain text
 
+def _delimiter(text: str, suffix: str) -> str:
+    """Excel's "Unicode text" is tab-separated whatever the file is called; look at the header."""
+    header = text.split("\n", 1)[0]
+    if suffix == ".tsv":
+        return "\t"
+    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _records(text: str, sep: str, name: str) -> tuple[list[int], list[Finding]]:
+    """Start line of every non-blank record (the header first), and rows with too many fields."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+    starts: list[int] = []
+    problems: list[Finding] = []
+    width = None
+    start = 1
+    try:
+        for record in reader:
+            if record:
+                starts.append(start)
+                if width is None:
+                    width = len(record)
+                elif len(record) > width:
+                    problems.append(Finding(
+                        "error", f"has {len(record)} fields but the header has {width}",
+                        "a field with the separator inside needs quotes; fix or delete this line",
+                        file=name, line=start, row=len(starts) - 1))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(Finding("error", f"cannot parse this record ({exc}: a quote is not closed)",
+                                "close the quote that starts on this line", file=name, line=start,
+                                row=len(starts)))
+    return starts, problems
+
+
+def _read_csv(path: Path, sep: str | None = None) -> Table:
+    import pandas as pd
+
+    text, enc = _decode(path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    sep = sep or _delimiter(text, path.suffix.lower())
+    starts, problems = _records(text, sep, path.name)
+    if problems:
+        raise DataError(problems)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise DataError([Finding("error", f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}",
+                                 "check quoting and the number of columns", file=path.name,
+                                 line=int(match.group(1)) if match else None)]) from None
+    lines = starts[1:] if len(starts) - 1 == len(frame) else [None] * len(frame)
+    table = _from_frame(frame, lines, path.name)
+    table.encoding = enc
+    return table
+
+
+def _from_frame(frame, lines: list, name: str) -> Table:
+    """Rows of a spreadsheet-like frame without Excel's leftovers: empty 'Unnamed' columns, blank rows."""
+    frame.columns = [_clean_key(c) for c in frame.columns]
+    notes = []
+    empty_cols = [c for c in frame.columns
+                  if (not c or c.startswith("Unnamed:")) and not frame[c].astype(str).str.strip().any()]
+    if empty_cols:
+        frame = frame.drop(columns=empty_cols)
+        notes.append(Finding("info", f"ignored {len(empty_cols)} empty column(s) without a name", "", file=name))
+    rows, kept_lines = [], []
+    for record, line in zip(frame.to_dict(orient="records"), lines):
+        if all(not str(v).strip() for v in record.values()):
+            continue
+        rows.append(record)
+        kept_lines.append(line)
+    return Table(name, rows, kept_lines, notes=notes)
+
+
+def _read_txt(path: Path) -> Table:
+    """Plain text for continued pre-training: one row per paragraph (blank lines between)."""
+    text, enc = _decode(path)
+    text = text.replace("\r\n", "\n")
+    if "\t" in text.split("\n", 1)[0]:
+        return _read_csv(path, "\t")
+    rows, lines, buf, first = [], [], [], None
+    for number, line in enumerate(text.split("\n") + [""], start=1):
+        if line.strip():
+            first = first or number
+            buf.append(line)
+        elif buf:
+            rows.append({"text": "\n".join(buf)})
+            lines.append(first)
+            buf, first = [], None
+    return Table(path.name, rows, lines, encoding=enc)
+
+
+# ---------------------------------------------------------------- columnar and spreadsheet files
+
+def _read_parquet(path: Path) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a broken file
+        raise DataError([Finding("error", f"cannot read as Parquet ({type(exc).__name__}: {exc})",
+                                 "export the file again", file=path.name)]) from None
+    return Table(path.name, [{_clean_key(k): v for k, v in r.items()} for r in rows], [])
+
+
+def _read_excel(path: Path, sheet: str | None) -> Table:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.StringIO(decode_text(path)), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as exc:
-        raise DataError([Finding("error", f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}",
-                                 "check quoting and the number of columns", file=path.name)]) from None
-    frame.columns = [_clean_key(c) for c in frame.columns]
-    return Table(path.name, frame.to_dict(orient="records"), [i + 2 for i in range(len(frame))])
+        frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
+    except ValueError as exc:
+        raise DataError([Finding("error", f"cannot read this workbook ({exc})",
+                                 "check the sheet name after '#', or save the file again in Excel",
+                                 file=path.name)]) from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl / xlrd raise their own types
+        raise DataError([Finding("error", f"cannot read as Excel ({type(exc).__name__}: {exc})",
+                                 "save it again as .xlsx", file=path.name)]) from None
+    return _from_frame(frame, [i + 2 for i in range(len(frame))], path.name)
+
+
+def _read_saved(path: Path, split: str | None) -> Table:
+    """A folder written by `Dataset.save_to_disk` or `DatasetDict.save_to_disk`."""
+    from datasets import DatasetDict, load_from_disk
+
+    data = load_from_disk(str(path))
+    name = path.name
+    if isinstance(data, DatasetDict):
+        splits = list(data)
+        pick = split or ("train" if "train" in splits else (splits[0] if len(splits) == 1 else None))
+        if pick not in data:
+            raise DataError([Finding("error", f"the saved dataset has splits {', '.join(splits)}",
+                                     f"pick one: {path}#{splits[0]}", file=name)])
+        data, name = data[pick], f"{name}#{pick}"
+    return Table(name, data.to_list(), [])
+
+
+def is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and ((path / "dataset_dict.json").is_file() or
+                              ((path / "state.json").is_file() and (path / "dataset_info.json").is_file()))
+
+
+# ---------------------------------------------------------------- entry point
+
+def split_ref(path: str | Path) -> tuple[Path, str | None]:
+    """`folder#name` -> (folder, name) when `folder` exists and the whole string does not."""
+    text = str(path)
+    whole = Path(text).expanduser()
+    if whole.exists() or "#" not in text:
+        return whole, None
+    base, _, sub = text.rpartition("#")
+    return Path(base).expanduser(), sub or None
 
 
 def read_table(path: str | Path) -> Table:
-    path = Path(path)
+    path, sub = split_ref(path)
     if not path.exists():
         raise DataError([Finding("error", "file not found", "check the path", file=str(path))])
+    if path.is_dir():
+        return _read_folder(path, sub)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return _read_jsonl(path)
     if suffix == ".json":
         return _read_json(path)
     if suffix in (".csv", ".tsv"):
-        sep = "\t" if suffix == ".tsv" else ","
-        return _read_csv(path, sep)
+        return _read_csv(path)
+    if suffix == ".txt":
+        return _read_txt(path)
     if suffix == ".parquet":
-        import pandas as pd
-
-        frame = pd.read_parquet(path)
-        return Table(path.name, frame.to_dict(orient="records"), [])
+        return _read_parquet(path)
     if suffix in (".xlsx", ".xls"):
-        import pandas as pd
-
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-        frame.columns = [_clean_key(c) for c in frame.columns]
-        return Table(path.name, frame.to_dict(orient="records"), [i + 2 for i in range(len(frame))])
+        return _read_excel(path, sub)
     raise DataError([Finding("error", f"unsupported file type '{suffix or path.name}'",
-                             "use JSON, JSONL, CSV, TSV, Parquet or Excel", file=path.name)])
+                             "use JSON, JSONL, CSV, TSV, TXT, Parquet, Excel or a dataset folder", file=path.name)])
+
+
+def _read_folder(path: Path, sub: str | None) -> Table:
+    from . import llamafactory
+
+    if is_saved_dataset(path):
+        return _read_saved(path, sub)
+    if (path / llamafactory.INFO).is_file():
+        return llamafactory.read(path, sub)
+    files = sorted(p.name for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+    raise DataError([Finding("error", "this folder is neither a saved `datasets` folder nor a LLaMA-Factory folder "
+                             "(no dataset_info.json)", f"pick one of its files instead: {', '.join(files[:5])}"
+                             if files else "pick a data file", file=path.name)])

@@ -1,6 +1,8 @@
 """The transformers engine: `generate` on the base model with peft adapters switched per request.
 
-Always available (no vLLM needed); the fallback the Chat tab names when vLLM is not installed.
+Always available (no vLLM needed); the fallback the Chat tab names when vLLM is not installed. A
+mixed batch (one adapter per conversation) uses peft's `adapter_names`, which runs each adapter
+on its own rows inside one forward pass.
 """
 
 from __future__ import annotations
@@ -8,30 +10,47 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Iterator
 
-from .base import BASE, Completion, Sampling
+from ..errors import StudioError
+from .base import Completion, Sampling, per_item, render
+
+PEFT_BASE = "__base__"  # peft's name for "no adapter" in a mixed batch
+
+
+class _Stop:
+    """A stopping criterion that ends generation once the reader has gone away."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 class TransformersEngine:
     name = "transformers"
+    concurrent = False  # peft's active adapter is global state: one generate at a time
 
-    def __init__(self, model_path: str, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False):
+    def __init__(self, model_path: str, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+                 chat_template: str | None = None):
         import torch
 
-        from ..models.loading import pick_device, torch_dtype
+        from ..models.loading import load_model, load_tokenizer, pick_device
         from ..models.registry import ModelRef
-        from ..models.loading import load_model, load_tokenizer
 
-        ref = ModelRef(str(model_path), __import__("pathlib").Path(model_path), "local")
+        ref = ModelRef(str(model_path), Path(model_path), "local")
         self.device = pick_device(device)
         self.tokenizer = load_tokenizer(ref, trust_remote_code)
         self.tokenizer.padding_side = "left"
+        self.template = chat_template
         self.model = load_model(ref, dtype, self.device, trust_remote_code)
         self.model.eval()
-        self._dtype = torch_dtype(dtype, self.device)
         self._adapters: dict[str, str] = {}
-        self._lock = threading.Lock()  # one generate at a time: peft's active adapter is global state
+        self._lock = threading.Lock()
         self._torch = torch
 
     # -------------------------------------------------------------- adapters
@@ -39,6 +58,9 @@ class TransformersEngine:
     def add_adapter(self, name: str, path: str) -> None:
         from peft import PeftModel
 
+        if not (Path(path) / "adapter_config.json").is_file():
+            raise StudioError(f"{path} is not an adapter folder (no adapter_config.json)",
+                              "pick the adapter/ folder of a finished training run")
         with self._lock:
             if name in self._adapters:
                 return
@@ -52,21 +74,29 @@ class TransformersEngine:
     def adapters(self) -> dict[str, str]:
         return dict(self._adapters)
 
-    def _context(self, adapter: str | None):
+    def _check(self, names: list[str | None]) -> None:
+        for name in names:
+            if name is not None and name not in self._adapters:
+                raise StudioError(f"Adapter '{name}' is not loaded in this engine",
+                                  f"loaded: {', '.join(self._adapters) or 'none'}")
+
+    def _context(self, names: list[str | None]) -> tuple[object, dict]:
+        """How to run a batch: disable the adapters, pick one, or name one per row (peft mixed batch)."""
         if not self._adapters:
-            return nullcontext()
-        if adapter in (None, BASE):
-            return self.model.disable_adapter()
-        if adapter not in self._adapters:
-            raise KeyError(f"unknown adapter '{adapter}'")
-        self.model.set_adapter(adapter)
-        return nullcontext()
+            return nullcontext(), {}
+        if len(set(names)) > 1:
+            return nullcontext(), {"adapter_names": [n or PEFT_BASE for n in names]}
+        if names[0] is None:
+            return self.model.disable_adapter(), {}
+        self.model.set_adapter(names[0])
+        return nullcontext(), {}
 
     # -------------------------------------------------------------- generation
 
     def _kwargs(self, sampling: Sampling) -> dict:
         kw = {"max_new_tokens": sampling.max_tokens, "repetition_penalty": sampling.repetition_penalty,
-              "pad_token_id": self.tokenizer.pad_token_id}
+              "pad_token_id": self.tokenizer.pad_token_id, "min_new_tokens": min(sampling.min_tokens,
+                                                                                sampling.max_tokens) or None}
         if sampling.temperature > 0:
             kw.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
             if sampling.top_k:
@@ -75,19 +105,22 @@ class TransformersEngine:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kw
 
-    def _encode(self, conversations: list[list[dict]]):
-        texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
-                 for c in conversations]
+    def _encode(self, conversations: list[list[dict]], template: str | None):
+        texts = [render(self.tokenizer, c, template or self.template) for c in conversations]
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
 
-    def generate(self, conversations: list[list[dict]], sampling: Sampling, adapter: str | None = None) -> list[Completion]:
+    def generate(self, conversations: list[list[dict]], sampling: Sampling, adapter=None,
+                 template: str | None = None) -> list[Completion]:
+        names = per_item(adapter, len(conversations))
+        self._check(names)
         with self._lock:
             if sampling.seed is not None:
                 self._torch.manual_seed(sampling.seed)
-            enc = self._encode(conversations)
+            enc = self._encode(conversations, template)
             start = time.perf_counter()
-            with self._context(adapter), self._torch.inference_mode():
-                out = self.model.generate(**enc, **self._kwargs(sampling))
+            context, extra = self._context(names)
+            with context, self._torch.inference_mode():
+                out = self.model.generate(**enc, **self._kwargs(sampling), **extra)
             total = time.perf_counter() - start
         width = enc["input_ids"].shape[1]
         results = []
@@ -98,32 +131,51 @@ class TransformersEngine:
                                       int(enc["attention_mask"][i].sum()), n_new, None, total))
         return results
 
-    def stream(self, conversation: list[dict], sampling: Sampling, adapter: str | None = None) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+    def stream(self, conversation: list[dict], sampling: Sampling, adapter: str | None = None,
+               template: str | None = None) -> Iterator[str]:
+        """Yield text as it is generated, then return the Completion; closing the iterator stops generating."""
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
+        names = per_item(adapter, 1)
+        self._check(names)
         with self._lock:
             if sampling.seed is not None:
                 self._torch.manual_seed(sampling.seed)
-            enc = self._encode([conversation])
+            enc = self._encode([conversation], template)
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+            stop = threading.Event()
             errors: list[BaseException] = []
+            produced: list[int] = []
+            start = time.perf_counter()
 
             def work():
                 try:
-                    with self._context(adapter), self._torch.inference_mode():
-                        self.model.generate(**enc, **self._kwargs(sampling), streamer=streamer)
+                    context, extra = self._context(names)
+                    with context, self._torch.inference_mode():
+                        out = self.model.generate(**enc, **self._kwargs(sampling), **extra, streamer=streamer,
+                                                  stopping_criteria=StoppingCriteriaList([_Stop(stop)]))
+                    new = out[0][enc["input_ids"].shape[1]:]
+                    produced.append(int((new != self.tokenizer.pad_token_id).sum()))
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                     errors.append(exc)
                     streamer.end()
 
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
-            for piece in streamer:
-                if piece:
-                    yield piece
-            thread.join()
+            pieces, first = [], None
+            try:
+                for piece in streamer:
+                    if piece:
+                        first = first or time.perf_counter() - start
+                        pieces.append(piece)
+                        yield piece
+            finally:
+                stop.set()
+                thread.join()
             if errors:
                 raise errors[0]
+            return Completion("".join(pieces).strip(), int(enc["attention_mask"].sum()),
+                              produced[0] if produced else 0, first, time.perf_counter() - start)
 
     def close(self) -> None:
         self.model = None

@@ -7,7 +7,7 @@ from typing import Literal
 from ..config import opt
 from ..errors import StudioError
 from .base import Method
-from .lora import LoraOptions, lora_config
+from .lora import LoraOptions, lora_config, meta_config
 
 
 class QLoraOptions(LoraOptions):
@@ -44,14 +44,21 @@ def load_kwargs(cfg: QLoraOptions, device: str) -> dict:
 def wrap(model, cfg: QLoraOptions):
     from peft import get_peft_model, prepare_model_for_kbit_training
 
+    from ..models.loading import peft_task_type
+
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    return get_peft_model(model, lora_config(cfg))
+    config = lora_config(cfg)
+    config.task_type = peft_task_type(model)  # SEQ_CLS for a reward model: peft then trains its score head
+    return get_peft_model(model, config)
 
 
-def check(spec) -> None:
+def validate(spec) -> None:
     if spec.method_args.get("init") in ("pissa", "olora"):
         raise StudioError("QLoRA cannot start from PiSSA/OLoRA: they decompose full-precision weights",
                           "use init: default, or method lora")
+    if spec.method_args.get("bits") == 8 and spec.method_args.get("quant_type") == "fp4":
+        raise StudioError("method_args.quant_type fp4 is a 4-bit data type, but bits is 8",
+                          "set bits: 4 to use fp4, or leave quant_type at nf4 with 8 bits")
 
 
 METHOD = Method(
@@ -64,6 +71,7 @@ METHOD = Method(
                  "zh": "当 LoRA 放不下模型时，例如在 24 GB 显卡上微调 7B 模型。"},
     wrap=wrap,
     load_kwargs=load_kwargs,
-    check=check,
+    validate=validate,
+    meta_config=meta_config,
     order=20,
 )

@@ -6,6 +6,7 @@ turned it on. Heavy imports stay inside the functions (they run in workers).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..errors import StudioError
@@ -46,10 +47,65 @@ def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False, chat_template
     return tok
 
 
-def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_remote_code: bool = False,
-               allow_pickle: bool = False, **extra: Any):
-    from transformers import AutoModelForCausalLM
+# model kinds a stage can ask for (Stage.model_kind): the transformers auto class and the peft task type
+MODEL_KINDS = {
+    "causal_lm": ("AutoModelForCausalLM", "CAUSAL_LM"),
+    "sequence_classification": ("AutoModelForSequenceClassification", "SEQ_CLS"),
+}
+# where transformers keeps the score head of a sequence-classification model (peft uses the same names)
+HEAD_NAMES = ("score", "classifier")
 
+
+def _auto_class(kind: str):
+    import transformers
+
+    if kind not in MODEL_KINDS:
+        raise StudioError(f"Unknown model kind '{kind}'", f"use one of: {', '.join(MODEL_KINDS)}")
+    return getattr(transformers, MODEL_KINDS[kind][0])
+
+
+def model_kind_of(model: Any) -> str:
+    """The kind of a loaded (possibly wrapped) model, read from its class: what peft's task type follows."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "sequence_classification" if type(base).__name__.endswith("ForSequenceClassification") else "causal_lm"
+
+
+def peft_task_type(model: Any) -> str:
+    """The peft `task_type` for this model (CAUSAL_LM, or SEQ_CLS for a reward model's score head).
+
+    peft methods pass it to their config so the same method trains a chat model and a reward model:
+    with SEQ_CLS peft also trains and saves the new score head (`modules_to_save`).
+    """
+    return MODEL_KINDS[model_kind_of(model)][1]
+
+
+def head_parameters(model: Any) -> list[tuple[str, Any]]:
+    return [(n, p) for n, p in model.named_parameters()
+            if any(f".{h}." in f".{n}" for h in HEAD_NAMES)]
+
+
+def ensure_head_trainable(model: Any, method_name: str) -> Any:
+    """A freshly added score head starts random: it must train (and be saved) whatever the method.
+
+    peft methods handle it through `modules_to_save` when built with `peft_task_type(model)`; the
+    hand-written methods save every parameter that requires grad, so switching it on is enough.
+    """
+    if model_kind_of(model) != "sequence_classification":
+        return model
+    head = head_parameters(model)
+    if any(p.requires_grad for _, p in head):
+        return model
+    if hasattr(model, "peft_config"):
+        raise StudioError(f"Method {method_name} cannot train the score head of a reward model",
+                          "use method lora, qlora, dora or full for the rm stage")
+    for _, p in head:
+        p.requires_grad_(True)
+    return model
+
+
+def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_remote_code: bool = False,
+               allow_pickle: bool = False, kind: str = "causal_lm", **extra: Any):
+    auto_class = _auto_class(kind)
     kwargs: dict[str, Any] = {
         "dtype": torch_dtype(dtype, device),
         "trust_remote_code": trust_remote_code,
@@ -58,11 +114,47 @@ def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_re
     kwargs.update(extra)
     if device == "cuda" and "device_map" not in kwargs:
         kwargs["device_map"] = {"": 0}
+    if kind == "sequence_classification":
+        kwargs.setdefault("num_labels", 1)  # one reward score per sequence
     try:
-        model = AutoModelForCausalLM.from_pretrained(ref.path, **kwargs)
+        model = auto_class.from_pretrained(ref.path, **kwargs)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise StudioError(f"Model {ref.label} needs code from its repository to load",
                               "turn on model.trust_remote_code only if you trust and pinned it") from None
         raise
+    if kind == "sequence_classification" and model.config.pad_token_id is None:
+        # the score is read at the last non-pad token, so the model must know the pad id
+        model.config.pad_token_id = _pad_id(ref, trust_remote_code)
     return model
+
+
+def _pad_id(ref: ModelRef, trust_remote_code: bool) -> int:
+    tok = load_tokenizer(ref, trust_remote_code)
+    return tok.pad_token_id
+
+
+def load_trained(folder: str | Path, device: str = "cpu", dtype: str = "auto"):
+    """A finished run's artifact (adapter/ or model/ folder) on its base model, ready to use.
+
+    Reads `studio_run.json` (base model, method, model kind) written by the training runner.
+    Returns (model, tokenizer); the tokenizer is the one saved with the artifact.
+    """
+    import json
+
+    from transformers import AutoTokenizer
+
+    from .. import methods
+    from .registry import resolve
+
+    folder = Path(folder)
+    info_path = folder / "studio_run.json"
+    if not info_path.is_file():
+        raise StudioError(f"{folder} is not the result of a training run (no studio_run.json)",
+                          "pick the adapter/ or model/ folder of a finished run")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    method = methods.REGISTRY.get(info["method"])
+    base = load_model(resolve(info["base_model"]), dtype, device, kind=info.get("model_kind", "causal_lm"))
+    model = method.load(base, folder)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(folder)

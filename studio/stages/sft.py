@@ -36,5 +36,7 @@ STAGE = Stage(
                  "zh": "你有指令/回答数据或多轮对话数据。"},
     data_target="sft",
     build_trainer=build_trainer,
+    objective="loss",
+    trainer_name="trl SFTTrainer",
     order=20,
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StudioError
+
 
 def use_bf16(precision: str, device: str) -> bool:
     import torch
@@ -13,8 +15,24 @@ def use_bf16(precision: str, device: str) -> bool:
     return precision == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
 
 
+def _targets(text: str):
+    """'all-linear' stays a keyword; a comma list becomes module names (for GaLore-style optimizers)."""
+    text = (text or "all-linear").strip()
+    return text if text == "all-linear" else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def check_optimizer(optimizer: str, device: str) -> None:
+    """Paged optimizers move their state between GPU and CPU memory; on a CPU there is nothing to page
+    (bitsandbytes silently falls back to the unpaged one), so say so instead of pretending."""
+    if optimizer.startswith("paged_") and device != "cuda":
+        plain = optimizer.replace("paged_", "", 1)
+        raise StudioError(f"training.optimizer={optimizer} pages optimizer state out of GPU memory, but this run "
+                          f"is on the {device}", f"use {plain if plain != 'adamw_32bit' else 'adamw_torch'} on the CPU")
+
+
 def training_args(spec, output_dir: Path, device: str, has_eval: bool) -> dict:
     t = spec.training
+    check_optimizer(t.optimizer, device)
     evaluate = has_eval and t.eval_steps is not None
     return dict(
         output_dir=str(output_dir),
@@ -29,6 +47,8 @@ def training_args(spec, output_dir: Path, device: str, has_eval: bool) -> dict:
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
         optim=t.optimizer,
+        optim_target_modules=_targets(t.optim_target_modules),
+        optim_args=t.optim_args.replace(" ", "") or None,
         logging_steps=t.logging_steps,
         logging_first_step=True,
         save_strategy="steps",

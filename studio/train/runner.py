@@ -22,6 +22,10 @@ CHECKPOINTS = "checkpoints"
 
 def run_job(ctx) -> dict:
     spec = build_spec(ctx.spec, source=f"job {ctx.job.id}")
+    from .launch import launch, uses_launcher
+
+    if uses_launcher(spec):  # num_gpus > 1: one process per GPU through accelerate launch
+        return launch(spec, ctx)
     return train(spec, ctx)
 
 
@@ -59,6 +63,7 @@ def train(spec: RunSpec, ctx) -> dict:
     from ..models import resolve
     from ..models.loading import ensure_head_trainable, load_model, load_tokenizer, pick_device
     from ..stages import TrainContext
+    from transformers import set_seed
     from .args import training_args
     from .callbacks import JobCallback
 
@@ -94,6 +99,7 @@ def train(spec: RunSpec, ctx) -> dict:
                    "raise training.max_length to keep them whole")
 
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
+    set_seed(spec.training.seed)  # new weights (LoRA matrices, a reward model's score head) start the same every run
     model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
                        kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device))
     model = method.wrap(model, spec.method_config())

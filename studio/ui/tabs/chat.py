@@ -1,170 +1,275 @@
-"""Chat tab: start an engine job for a model and its adapters, then compare answers side by side.
+"""Chat tab: serve models as jobs, compare them side by side in 2-4 panes, and evaluate them in batch.
 
-Every pane is an OpenAI-compatible client of the engine job (the page never runs a model itself),
-so answers stream into each pane with time to first token and tokens per second.
+The handlers only translate between components and `studio.infer.compare` / `studio.eval.results`
+(which the tests drive directly): the page never runs a model itself. Each pane is an OpenAI client
+of a serve job (one job per base model; adapters ride on their base's job) or of an external
+endpoint whose API key stays in this browser tab (a component value, never stored or logged).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import shutil
+import tempfile
 from pathlib import Path
 
 import gradio as gr
 
+from ...data.templates import TEMPLATES
 from ...errors import StudioError
-from ...infer import Sampling
-from ...infer.base import BASE
-from ...infer.client import stream_chat
-from ...infer.engines import available
-from ...infer.serve import server_info
+from ...infer import compare
+from ...infer.base import Sampling
+from ...infer.engines import available, default_engine, fallback_note
 from ...jobs.events import read_progress
 from ...models import known_models
 from ...runs import finished_adapters
-from ...workspace import safe_name
 from ..forms import ConfigForm
+from ..monitor import progress_html
 
-PANES = 2
-
-
-def current_server(studio):
-    """The newest serve job that is queued or running, and its server.json once it is up."""
-    for job in studio.manager.list(kind="serve", limit=20):
-        if job.state in ("queued", "running"):
-            return job, server_info(job.run_dir) if job.state == "running" else None
-    return None, None
+MAX_PANES = 4
+BUILTIN = ("smollm2-135m-instruct", "tiny-random-llama")
 
 
-def engine_status(studio) -> str:
-    t = studio.t
-    job, info = current_server(studio)
-    if job is None:
-        return t("chat.no_engine")
-    if info is None:
-        prog = read_progress(job.run_dir)
-        return t("chat.engine_starting", message=prog.get("message", t("state." + job.state)))
-    adapters = ", ".join(info["adapters"]) or "—"
-    return t("chat.engine_up", engine=info["engine"], model=info["model"], adapters=adapters)
+def adapter_choices(studio) -> list[tuple[str, str]]:
+    """Adapters of finished runs, and combined adapters kept beside merged models."""
+    out = list(finished_adapters(studio.manager))
+    for folder in sorted(studio.workspace.merged.glob("*/adapter")):
+        if (folder / "adapter_config.json").is_file():
+            out.append((f"{folder.parent.name} (combined)", str(folder)))
+    return out
 
 
-def pane_choices(studio) -> list[str]:
-    _job, info = current_server(studio)
-    return [BASE] + list((info or {}).get("adapters", {}))
+def merged_choices(studio) -> list[str]:
+    return [m for m in known_models(studio.workspace.root) if m not in BUILTIN]
+
+
+def engine_line(studio) -> str:
+    note = fallback_note()
+    return compare.engine_status(studio.manager, studio.t) + (f"\n\n_{studio.t('chat.fallback')}_" if note else "")
+
+
+def _pane_updates(studio, values):
+    choices = compare.pane_choices(studio.manager)
+    valid = {v for _l, v in choices}
+    served = [v for _l, v in choices if v != compare.ENDPOINT]
+    out = []
+    for i, current in enumerate(values):
+        # keep the pane's pick while it is served; else the i-th served model (none yet: no pick)
+        value = current if current in valid else (served[min(i, len(served) - 1)] if served else None)
+        out.append(gr.update(choices=choices, value=value))
+    return out
+
+
+def _stats_text(t, stats) -> str:
+    if isinstance(stats, str) or stats is None:
+        return ""
+    n = compare.stats_numbers(stats)
+    ttft = f"{n['ttft_s']:.2f} s" if n.get("ttft_s") is not None else "—"
+    tps = f"{n['tokens_per_s']:.1f}" if n.get("tokens_per_s") else "—"
+    return t("chat.stats", total=f"{n['latency_s']:.2f} s", ttft=ttft, tps=tps, tokens=n["tokens"])
 
 
 def build(studio, handles):
     t = studio.t
-    adapters = finished_adapters(studio.manager)
+    with gr.Tabs():
+        with gr.Tab(t("chat.chat_sub"), id="chat-compare"):
+            _side_by_side(studio, t)
+        with gr.Tab(t("chat.eval_tab"), id="chat-eval"):
+            _evaluation(studio, t)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- side by side
+
+def _side_by_side(studio, t) -> None:
     with gr.Row():
         model = gr.Dropdown(known_models(studio.workspace.root), value="smollm2-135m-instruct",
                             allow_custom_value=True, label=t("chat.model"), elem_id="chat-model", scale=2)
-        adapter_pick = gr.CheckboxGroup(choices=adapters, label=t("chat.adapters"), elem_id="chat-adapters", scale=3)
+        adapter_pick = gr.CheckboxGroup(choices=adapter_choices(studio), label=t("chat.adapters"),
+                                        elem_id="chat-adapters", scale=3)
+        merged_pick = gr.CheckboxGroup(choices=merged_choices(studio), label=t("chat.merged"),
+                                       elem_id="chat-merged", scale=2)
         engine = gr.Dropdown(["auto"] + available(), value="auto", label=t("chat.engine"), scale=1,
-                             elem_id="chat-engine")
+                             info=f"{t('chat.engine_help')} → {default_engine()}", elem_id="chat-engine")
     with gr.Row():
         start = gr.Button(t("chat.start_engine"), variant="primary", elem_id="start-engine")
         stop = gr.Button(t("chat.stop_engine"), elem_id="stop-engine")
         refresh = gr.Button(t("chat.refresh"), size="sm", elem_id="chat-refresh")
-    status = gr.Markdown(engine_status(studio), elem_id="engine-status")
-    panes, bots, stats = [], [], []
+        count = gr.Radio([2, 3, 4], value=2, label=t("chat.panes"), elem_id="chat-pane-count")
+    status = gr.Markdown(engine_line(studio), elem_id="engine-status")
+
+    columns, panes, bots, stats, urls, names, keys = [], [], [], [], [], [], []
     with gr.Row():
-        for i in range(PANES):
-            with gr.Column():
-                panes.append(gr.Dropdown(pane_choices(studio), value=BASE, label=t("chat.pane", n=i + 1),
-                                         allow_custom_value=True, elem_id=f"pane-{i}-model"))
+        for i in range(MAX_PANES):
+            with gr.Column(visible=i < 2, min_width=240) as col:
+                columns.append(col)
+                panes.append(gr.Dropdown([], label=t("chat.pane_model", n=i + 1), allow_custom_value=False,
+                                         elem_id=f"pane-{i}-model"))
+                with gr.Group(visible=False) as endpoint_box:
+                    urls.append(gr.Textbox(label=t("chat.endpoint_url"), elem_id=f"pane-{i}-url"))
+                    names.append(gr.Textbox(label=t("chat.endpoint_model"), elem_id=f"pane-{i}-endpoint-model"))
+                    keys.append(gr.Textbox(label=t("chat.endpoint_key"), type="password", elem_id=f"pane-{i}-key"))
                 bots.append(gr.Chatbot(height=360, label=t("chat.pane", n=i + 1), elem_id=f"pane-{i}-chat"))
                 stats.append(gr.Markdown(elem_id=f"pane-{i}-stats"))
+                panes[-1].change(lambda v: gr.update(visible=v == compare.ENDPOINT), panes[-1], endpoint_box,
+                                 show_progress="hidden")
     with gr.Row():
         prompt = gr.Textbox(label=t("chat.prompt"), placeholder=t("chat.prompt_hint"), scale=5, elem_id="chat-prompt")
         send = gr.Button(t("chat.send"), variant="primary", scale=1, elem_id="chat-send")
-        clear = gr.Button(t("chat.clear"), scale=1)
+        clear = gr.Button(t("chat.clear"), scale=1, elem_id="chat-clear")
     with gr.Accordion(t("chat.settings"), open=False):
         system = gr.Textbox(label=t("chat.system"), elem_id="chat-system")
-        sampling_form = ConfigForm(Sampling, t.lang, advanced_label=t("common.advanced"))
+        template = gr.Dropdown([(t("chat.template_own"), "")] + [(n, n) for n in TEMPLATES], value="",
+                               label=t("chat.template"), elem_id="chat-template")
+        sampling_form = ConfigForm(Sampling, t.lang, advanced_label=t("common.advanced"), elem_prefix="sampling")
+    with gr.Row():
+        fmt = gr.Radio(["json", "md"], value="json", label=t("chat.export_format"), scale=1)
+        export = gr.Button(t("chat.export"), scale=1, elem_id="chat-export")
+        exported = gr.Markdown(elem_id="chat-exported")
+        download = gr.File(label=t("chat.export"), interactive=False, scale=2, height=90)
+    turn_stats = gr.State([[] for _ in range(MAX_PANES)])  # numbers of each answer, per pane
 
-    def on_start(request: gr.Request, model_name, chosen, engine_name):
-        current, _ = current_server(studio)
-        if current is not None:
-            studio.manager.cancel(current.id)
-        named = {safe_name(Path(p).parent.name): p for p in (chosen or [])}
-        spec = {"model": model_name, "adapters": named, "engine": engine_name}
-        studio.manager.submit("serve", spec, title=f"serve · {Path(model_name).name}",
-                              owner=getattr(request, "username", None))
-        return engine_status(studio)
+    def on_start(request: gr.Request, model_name, chosen, merged, engine_name):
+        try:
+            named = compare.adapter_names(chosen or [])
+            compare.start_engines(studio.manager, model_name, named, merged or [], engine_name,
+                                  owner=getattr(request, "username", None))
+        except StudioError as exc:
+            raise gr.Error(exc.one_line()) from None
+        return engine_line(studio)
 
-    start.click(on_start, [model, adapter_pick, engine], status)
+    start.click(on_start, [model, adapter_pick, merged_pick, engine], status)
+    stop.click(lambda: (compare.stop_engines(studio.manager), engine_line(studio))[1], None, status)
 
-    def on_stop():
-        job, _ = current_server(studio)
-        if job is not None:
-            studio.manager.cancel(job.id)
-        return engine_status(studio)
+    def on_refresh(*values):
+        return [engine_line(studio), gr.update(choices=adapter_choices(studio)),
+                gr.update(choices=merged_choices(studio))] + _pane_updates(studio, values)
 
-    stop.click(on_stop, None, status)
+    refresh.click(on_refresh, panes, [status, adapter_pick, merged_pick, *panes])
 
-    def on_refresh():
-        choices = pane_choices(studio)
-        return [engine_status(studio), gr.update(choices=finished_adapters(studio.manager))] + \
-            [gr.update(choices=choices) for _ in panes]
+    def on_tick(*values):
+        # pane lists follow the servers as they come up; a finished start shows without a click
+        return [engine_line(studio)] + _pane_updates(studio, values)
 
-    refresh.click(on_refresh, None, [status, adapter_pick, *panes])
-    gr.Timer(3.0).tick(lambda: engine_status(studio), None, status, show_progress="hidden")
+    gr.Timer(3.0).tick(on_tick, panes, [status, *panes], show_progress="hidden")
+    count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_PANES)], count, columns)
 
-    def on_send(text, system_text, *rest):
-        pane_models = rest[:PANES]
-        histories = [list(h or []) for h in rest[PANES:2 * PANES]]
-        sampling_values = rest[2 * PANES:]
-        if not (text or "").strip():
-            raise gr.Error(t("chat.empty"))
-        _job, info = current_server(studio)
-        if info is None:
-            raise gr.Error(t("chat.no_engine"))
-        sampling = Sampling(**sampling_form.values(sampling_values))
-        updates: queue.Queue = queue.Queue()
-        for i, pane_model in enumerate(pane_models):
-            histories[i] = histories[i] + [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-            messages = ([{"role": "system", "content": system_text}] if system_text else []) + histories[i][:-1]
-            messages = [{"role": m["role"], "content": m["content"]} for m in messages]
-            threading.Thread(target=_stream_pane, daemon=True,
-                             args=(i, info, pane_model or BASE, messages, sampling, updates)).start()
-        texts = [""] * PANES
-        lines = [""] * PANES
-        finished = 0
-        while finished < PANES:
-            i, kind, value = updates.get()
-            if kind == "done":
-                finished += 1
-                continue
-            if kind == "error":
-                texts[i] = f"⚠️ {value}"
-            else:
-                texts[i] = value.text
-                lines[i] = _stats_line(t, value)
-            for j in range(PANES):
-                histories[j][-1]["content"] = texts[j]
-            yield ["", *[list(h) for h in histories], *lines]
-        yield ["", *[list(h) for h in histories], *lines]
+    def on_send(text, system_text, template_name, n, pane_stats, *rest):
+        n = int(n)
+        choices, histories = rest[:MAX_PANES], [list(h or []) for h in rest[MAX_PANES:2 * MAX_PANES]]
+        url_v, name_v, key_v = (rest[2 * MAX_PANES + k * MAX_PANES: 3 * MAX_PANES + k * MAX_PANES] for k in range(3))
+        sampling_values = rest[5 * MAX_PANES:]
+        try:
+            sampling = Sampling(**sampling_form.values(sampling_values))
+            targets = [compare.target_for(studio.manager, choices[i],
+                                          {"url": url_v[i], "model": name_v[i], "api_key": key_v[i]})
+                       for i in range(n)]
+            turns = compare.run_turn(targets, histories[:n], text, sampling, system_text or None,
+                                     template_name or None)
+            final_stats = [None] * n
+            for new_histories, numbers in turns:
+                final_stats = numbers
+                yield ["", *new_histories, *histories[n:], *[_stats_text(t, s) for s in numbers],
+                       *[gr.update()] * (MAX_PANES - n), gr.update()]
+        except StudioError as exc:
+            raise gr.Error(exc.one_line()) from None
+        pane_stats = [list(s) for s in pane_stats]
+        for i, s in enumerate(final_stats):
+            pane_stats[i].append(compare.stats_numbers(s))
+        yield [gr.update()] * (1 + 2 * MAX_PANES) + [pane_stats]
 
-    send_inputs = [prompt, system, *panes, *bots, *sampling_form.components]
-    outs = [prompt, *bots, *stats]
+    send_inputs = [prompt, system, template, count, turn_stats, *panes, *bots, *urls, *names, *keys,
+                   *sampling_form.components]
+    outs = [prompt, *bots, *stats, turn_stats]
     send.click(on_send, send_inputs, outs, concurrency_limit=4)
     prompt.submit(on_send, send_inputs, outs, concurrency_limit=4)
-    clear.click(lambda: [[] for _ in bots] + ["" for _ in stats], None, [*bots, *stats])
-    return None
+    clear.click(lambda: [[] for _ in bots] + ["" for _ in stats] + [[[] for _ in range(MAX_PANES)]], None,
+                [*bots, *stats, turn_stats])
+
+    def on_export(fmt_name, system_text, n, pane_stats, *rest):
+        choices, histories = rest[:MAX_PANES], rest[MAX_PANES:2 * MAX_PANES]
+        sampling_values = rest[2 * MAX_PANES:]
+        labels = dict((v, label) for label, v in compare.pane_choices(studio.manager))
+        panes_out = [{"label": labels.get(choices[i], choices[i]), "messages": histories[i] or [],
+                      "stats": pane_stats[i]} for i in range(int(n))]
+        try:
+            path = compare.export_conversation(studio.workspace, panes_out, fmt_name, system_text or None,
+                                               Sampling(**sampling_form.values(sampling_values)))
+        except StudioError as exc:
+            raise gr.Error(exc.one_line()) from None
+        copy = Path(tempfile.mkdtemp(prefix="studio-export-")) / path.name  # served from the temp dir only
+        shutil.copyfile(path, copy)
+        return t("chat.exported", path=str(path)), str(copy)
+
+    export.click(on_export, [fmt, system, count, turn_stats, *panes, *bots, *sampling_form.components],
+                 [exported, download])
 
 
-def _stream_pane(index, info, model, messages, sampling, updates) -> None:
-    try:
-        for stats in stream_chat(info["url"], model, messages, sampling, api_key=info["token"]):
-            updates.put((index, "text", stats))
-    except StudioError as exc:
-        updates.put((index, "error", exc.one_line()))
-    except Exception as exc:  # noqa: BLE001 - shown in the pane
-        updates.put((index, "error", f"{type(exc).__name__}: {exc}"))
-    updates.put((index, "done", None))
+# ---------------------------------------------------------------------------------------------- evaluation
 
+def _evaluation(studio, t) -> None:
+    from ...data.store import list_datasets
+    from ...eval import results
 
-def _stats_line(t, stats) -> str:
-    ttft = f"{stats.ttft_s:.2f}s" if stats.ttft_s is not None else "—"
-    tps = f"{stats.tokens_per_s:.1f}" if stats.tokens_per_s else "—"
-    return t("chat.stats", ttft=ttft, total=f"{stats.total_s:.2f}s", tps=tps)
+    with gr.Row():
+        data = gr.Dropdown(list_datasets(studio.workspace.datasets), allow_custom_value=True,
+                           label=t("chat.eval_data"), elem_id="eval-data", scale=3)
+        base = gr.Dropdown(known_models(studio.workspace.root), value="smollm2-135m-instruct",
+                           allow_custom_value=True, label=t("chat.eval_model"), elem_id="eval-model", scale=2)
+        engine = gr.Dropdown(["auto"] + available(), value="auto", label=t("chat.engine"), scale=1)
+    with gr.Row():
+        adapter = gr.Dropdown(adapter_choices(studio), label=t("chat.eval_tuned"), elem_id="eval-adapter", scale=3)
+        tuned_model = gr.Dropdown([""] + merged_choices(studio), value="", label=t("chat.eval_tuned_model"),
+                                  elem_id="eval-tuned-model", scale=2)
+        limit = gr.Number(50, precision=0, label=t("chat.eval_limit"), scale=1)
+        max_tokens = gr.Number(128, precision=0, label=t("chat.eval_max_tokens"), scale=1)
+    with gr.Row():
+        judge_kind = gr.Radio([(t("chat.eval_judge_none"), "none"), ("endpoint", "endpoint"), ("model", "model")],
+                              value="none", label=t("chat.eval_judge"), scale=2)
+        judge_url = gr.Textbox(label=t("chat.eval_judge_url"), scale=2)
+        judge_model = gr.Textbox(label=t("chat.eval_judge_model"), scale=2)
+        judge_key = gr.Textbox(label=t("chat.eval_judge_key"), type="password", scale=2)
+    with gr.Row():
+        go = gr.Button(t("chat.eval_start"), variant="primary", elem_id="eval-start")
+        refresh = gr.Button(t("chat.refresh"), size="sm")
+    job_state = gr.State(None)
+    progress = gr.HTML(elem_id="eval-progress")
+    summary = gr.Markdown(elem_id="eval-summary")
+    table = gr.Dataframe(label=t("chat.eval_rows"), interactive=False, wrap=True, elem_id="eval-table")
+    csv = gr.File(label=t("chat.eval_csv"), interactive=False, height=90)
+
+    def on_go(request: gr.Request, data_path, base_model, engine_name, adapter_path, merged, n, tokens, kind, url,
+              judge_name, key):
+        if not data_path or not (adapter_path or merged):
+            return None, f"⚠️ {t('chat.eval_pick')}"
+        raw = {"model": base_model, "adapter": adapter_path or None, "tuned_model": None if adapter_path else merged,
+               "engine": engine_name, "data": {"path": data_path, "limit": int(n or 0)},
+               "sampling": {"max_tokens": int(tokens or 128)},
+               "judge": {"kind": kind, "url": url or None, "model": judge_name or None}}
+        try:
+            job = results.submit(studio.manager, raw, key or None, getattr(request, "username", None))
+        except StudioError as exc:
+            return None, f"⚠️ {exc.one_line()}"
+        return job.id, t("chat.eval_queued", id=job.id)
+
+    go.click(on_go, [data, base, engine, adapter, tuned_model, limit, max_tokens, judge_kind, judge_url, judge_model,
+                     judge_key], [job_state, summary])
+    refresh.click(lambda: [gr.update(choices=list_datasets(studio.workspace.datasets)),
+                           gr.update(choices=adapter_choices(studio)),
+                           gr.update(choices=[""] + merged_choices(studio))], None, [data, adapter, tuned_model])
+
+    def poll(job_id):
+        if not job_id:
+            return "", gr.update(), gr.update(), gr.update(), gr.update(active=False)
+        job = studio.manager.get(job_id)
+        html = progress_html(job, read_progress(job.run_dir), t)
+        found = results.summary_of(job)
+        if found is None:
+            ended = job.state in ("failed", "cancelled", "interrupted")
+            return html, gr.update(), gr.update(), gr.update(), gr.update(active=not ended)
+        copy = Path(tempfile.mkdtemp(prefix="studio-eval-")) / Path(found["csv"]).name
+        shutil.copyfile(found["csv"], copy)  # served from the temp dir, not the workspace
+        return html, results.summary_markdown(found, t), results.rows_of(job), str(copy), gr.update(active=False)
+
+    timer = gr.Timer(2.0, active=False)
+    timer.tick(poll, job_state, [progress, summary, table, csv, timer], show_progress="hidden")
+    job_state.change(lambda j: gr.update(active=bool(j)), job_state, timer)

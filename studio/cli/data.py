@@ -1,0 +1,163 @@
+"""`studio data check|convert|self-instruct`: the Data tab's functions from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="check, convert and generate training data")
+    data = p.add_subparsers(dest="action", metavar="ACTION")
+    data.required = True
+
+    check = data.add_parser("check", help="check a data file; exit 0 if valid, 1 with findings",
+                            description="Read FILE, detect or use --format, apply --map, and print one line per "
+                                        "finding (file, line, row, field: problem — what to do).")
+    check.add_argument("file", help="data file, folder (folder#name) or saved dataset name[@vN]")
+    check.add_argument("--format", default="auto", help="alpaca, sharegpt, messages, preference, kto, prompt, "
+                                                       "completion, text (default: detect)")
+    check.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                       help="rename a column to a schema field, e.g. --map question=instruction")
+    check.add_argument("--model", help="also measure token lengths with this model's tokenizer")
+    check.add_argument("--max-length", type=int, default=1024, help="token limit to report (with --model)")
+    check.add_argument("--stage", default="sft", help="the stage the data is for (sets what is measured)")
+    check.add_argument("--chat-template", help="named template for a model without one (chatml, alpaca, llama3)")
+    check.add_argument("--json", action="store_true", help="print a JSON report instead")
+    check.set_defaults(func=run_check)
+
+    conv = data.add_parser("convert", help="convert a data file to another format (JSONL)")
+    conv.add_argument("file")
+    conv.add_argument("--to", required=True, dest="target", metavar="FORMAT",
+                      help="alpaca, sharegpt, messages, preference, kto, prompt, completion, text")
+    conv.add_argument("-o", "--output", required=True, help="output .jsonl file (written atomically)")
+    conv.add_argument("--format", default="auto")
+    conv.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD")
+    conv.set_defaults(func=run_convert)
+
+    gen = data.add_parser("self-instruct", help="generate new instruction rows from seed tasks (a job)",
+                          description="Submit a Self-Instruct job from CONFIG.yaml and follow it. Keys: seed_path, "
+                                      "num_instructions, max_requests, examples_per_prompt, new_per_prompt, "
+                                      "batch_size, temperature, top_p, max_tokens, seed, teacher {kind: embedded|"
+                                      "local|endpoint, model, url, api_key_env}, filters {rouge_threshold, "
+                                      "min_words, max_words, blacklist, min_output_words}, preference {enabled, "
+                                      "judge: rule|teacher, temperature}. An endpoint's API key is read from the "
+                                      "environment variable named by teacher.api_key_env, never from the file.")
+    gen.add_argument("config", help="CONFIG.yaml")
+    gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    gen.set_defaults(func=run_self_instruct)
+
+
+def run_check(args) -> int:
+    from ..data import checks, mapping, prepare
+    from ..data.findings import DataError, Finding
+    from ..errors import StudioError
+
+    ws = _workspace(args)
+    columns = mapping.parse(args.map)
+    try:
+        loaded = prepare.load_rows(args.file, args.format, columns, ws.root)
+    except DataError as exc:
+        return _report(args, exc.findings, {"file": args.file, "valid": False})
+    except StudioError as exc:  # not a row problem (unknown format, missing file): still a finding
+        finding = Finding("error", exc.message, exc.hint or "", file=args.file)
+        return _report(args, [finding], {"file": args.file, "valid": False})
+    findings = list(loaded.warnings)
+    table = loaded.table
+    report = {"file": table.file, "format": loaded.format, "rows": len(table.rows), "encoding": table.encoding,
+              "columns": table.columns}
+    if args.model:
+        from .. import stages
+        from ..data.preview import load_tokenizer
+        from ..data.stats import length_summary
+
+        target = stages.REGISTRY.get(args.stage).data_target
+        rows = prepare.convert_all(loaded, target)
+        tok = load_tokenizer(args.model, args.chat_template)
+        long_rows, lengths = checks.length_findings(table, rows, target, tok, args.max_length)
+        findings += long_rows
+        report["tokens"] = length_summary(lengths, args.max_length)
+    report["valid"] = not any(f.severity == "error" for f in findings)
+    return _report(args, findings, report)
+
+
+def _report(args, findings, report: dict) -> int:
+    if args.json:
+        report["findings"] = [f.to_dict() for f in findings]
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for f in findings:
+            print(f"{f.severity}: {f.one_line()}")
+        if "rows" in report:
+            summary = f"{report['file']}: {report['rows']} rows, format {report['format']}"
+            if report.get("tokens", {}).get("rows"):
+                t = report["tokens"]
+                summary += f", tokens min {t['min']} / median {t['p50']} / max {t['max']}"
+            real = [f for f in findings if f.severity != "info"]
+            print(summary + (f", {len(real)} finding(s)" if real else ", no problems found"),
+                  file=sys.stderr)
+    return 1 if any(f.severity != "info" for f in findings) else 0
+
+
+def run_convert(args) -> int:
+    from pathlib import Path
+
+    from ..data import mapping
+    from ..data.convert import convert_file
+
+    ws = _workspace(args)
+    out, count = convert_file(args.file, args.target, Path(args.output), args.format, mapping.parse(args.map),
+                              ws.root)
+    print(out)
+    print(f"wrote {count} {args.target} rows", file=sys.stderr)
+    return 0
+
+
+def run_self_instruct(args) -> int:
+    from ..data.self_instruct import SelfInstructConfig, summary
+    from ..errors import StudioError
+    from ..jobs import JobManager
+    from ..jobs.events import read_progress
+    from ..spec import load_yaml
+    from .train import _printer
+
+    ws = _workspace(args)
+    cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config)
+    secrets = {}
+    if cfg.teacher.kind == "endpoint":
+        key = os.environ.get(cfg.teacher.api_key_env, "")
+        if not key:
+            print(f"note: ${cfg.teacher.api_key_env} is empty; calling {cfg.teacher.url} without an API key",
+                  file=sys.stderr)
+        secrets["api_key"] = key
+    if cfg.seed_path and not os.path.isabs(cfg.seed_path) and os.path.exists(cfg.seed_path):
+        cfg = cfg.model_copy(update={"seed_path": os.path.abspath(cfg.seed_path)})
+    from ..data.self_instruct import load_seeds
+
+    load_seeds(cfg.seed_path, ws.root)  # fail here, not in the worker, when the seeds are unusable
+    manager = JobManager(ws)
+    job = manager.submit("generate", cfg.model_dump(mode="json"), title=f"Self-Instruct · {cfg.teacher.model}",
+                         secrets=secrets)
+    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
+    if args.detach:
+        print(job.run_dir)
+        return 0
+    try:
+        job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}", file=sys.stderr)
+        return 130
+    counts = read_progress(job.run_dir).get("counts") or {}
+    print(summary(counts), file=sys.stderr)
+    if job.state != "succeeded":
+        raise StudioError(f"job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
+                          f"resume it with: studio jobs resume {job.id}")
+    print(job.artifacts.get("output"))
+    return 0
+
+
+def _workspace(args):
+    from . import workspace_from
+
+    return workspace_from(args)

@@ -1,0 +1,105 @@
+"""`studio eval EVAL.yaml`: batch-evaluate base vs tuned on a validation/test set, print the summary.
+
+    studio eval EVAL.yaml [--set data.limit=20] [--judge-key-env OPENAI_API_KEY] [--detach]
+
+The spec's keys are in studio/eval/spec.py. A judge endpoint's API key is read from the named
+environment variable and handed to the job as a secret (never written into the spec).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a tuned adapter / model against its base on a dataset",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("spec", help="EVAL.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key, dotted for nested ones (data.limit=20, sampling.max_tokens=64)")
+    p.add_argument("--judge-key-env", help="environment variable that holds the judge endpoint's API key")
+    p.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    p.set_defaults(func=run)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    import yaml
+
+    from ..errors import StudioError
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise StudioError(f"--set {item!r} is not KEY=VALUE", "e.g. --set data.limit=20")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def absolute_paths(raw: dict) -> dict:
+    """Paths in the spec that exist relative to here, made absolute (the worker runs elsewhere)."""
+    from pathlib import Path
+
+    def fix(value):
+        return str(Path(value).resolve()) if isinstance(value, str) and value and Path(value).exists() else value
+
+    for key in ("model", "adapter", "tuned_model"):
+        if key in raw:
+            raw[key] = fix(raw[key])
+    if isinstance(raw.get("data"), dict):
+        raw["data"]["path"] = fix(raw["data"].get("path"))
+    return raw
+
+
+def format_summary(summary: dict) -> str:
+    keys = ("exact_match", "rouge_l", "bleu", "loss", "perplexity")
+    lines = [f"{summary['examples']} examples ({summary['rows']}), engine {summary['engine']}",
+             f"{'':<8}" + "".join(f"{k:>13}" for k in keys)]
+    for side, values in summary["sides"].items():
+        lines.append(f"{side:<8}" + "".join(f"{values.get(k, '—'):>13}" for k in keys))
+    if "delta" in summary:
+        lines.append(f"{'delta':<8}" + "".join(f"{summary['delta'].get(k, '—'):>13}" for k in keys))
+    if summary.get("judge"):
+        j = summary["judge"]
+        lines.append(f"judge {j['model']}: win rate {j['win_rate']} (win {j['win']}, loss {j['loss']}, "
+                     f"tie {j['tie']}, invalid {j['invalid']})")
+    lines.append(f"CSV: {summary['csv']}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    from ..errors import StudioError
+    from ..eval.spec import build
+    from ..jobs import JobManager
+    from ..spec import load_yaml
+    from . import workspace_from
+    from .train import _printer
+
+    ws = workspace_from(args)
+    raw = absolute_paths(apply_overrides(load_yaml(args.spec) or {}, args.overrides))
+    spec = build(raw, source=args.spec)
+    secrets = {}
+    if args.judge_key_env:
+        if not os.environ.get(args.judge_key_env):
+            raise StudioError(f"${args.judge_key_env} is empty", "export the judge's API key in that variable")
+        secrets["judge_api_key"] = os.environ[args.judge_key_env]
+    manager = JobManager(ws)
+    job = manager.submit("eval", spec.model_dump(mode="json"), title=f"eval · {spec.name or Path(args.spec).stem}",
+                         secrets=secrets)
+    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
+    if args.detach:
+        return 0
+    job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    if job.state != "succeeded":
+        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
+              file=sys.stderr)
+        return 1
+    print(format_summary(json.loads(Path(job.artifacts["summary"]).read_text(encoding="utf-8"))))
+    return 0

@@ -1,0 +1,108 @@
+"""One dataset being worked on in the Data tab: rows, format, mapping and the findings about them.
+
+Unlike `prepare.load_rows` (which refuses data with errors), a session keeps rows that have
+problems so the user can fix them in the grid; saving is what refuses them. The tab's handlers
+only move values between these functions and the components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StudioError
+from . import formats, mapping, store
+from .checks import check_rows
+from .findings import DataError, Finding
+from .readers import Table, read_table
+
+FINDING_COLUMNS = ["severity", "where", "field", "problem", "what to do"]
+
+
+@dataclass
+class Session:
+    rows: list[dict] = field(default_factory=list)
+    format: str | None = None
+    file: str = ""
+    raw_columns: list[str] = field(default_factory=list)  # as in the file, before the mapping
+    mapping: dict[str, str] = field(default_factory=dict)
+    lines: list[int | None] = field(default_factory=list)
+    validation: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    encoding: str | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def table(self) -> Table:
+        lines = self.lines if len(self.lines) == len(self.rows) else []
+        return Table(self.file, self.rows, lines)
+
+    def recheck(self) -> list[Finding]:
+        """Findings for the rows as they are now (after edits, line numbers no longer apply)."""
+        if not self.rows:
+            self.findings = [Finding("error", "has no rows", "add at least one example", file=self.file)]
+        elif self.format is None:
+            guess, suggestion = mapping.suggest(list(self.table().columns))
+            hint = (f"map the columns ({', '.join(f'{a} → {b}' for a, b in suggestion.items())}) or pick a format"
+                    if guess else "pick a format and map your columns to its fields")
+            self.findings = [Finding("error", "cannot tell the format from the columns", hint, file=self.file)]
+        else:
+            errors, warnings = check_rows(self.table(), formats.get(self.format))
+            self.findings = errors + warnings
+        return self.findings
+
+
+def open_data(path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None) -> Session:
+    """Read a file or folder; keep its rows even when some are wrong (findings say which)."""
+    try:
+        table = read_table(path)
+    except DataError as exc:
+        return Session(file=Path(str(path)).name, findings=exc.findings)
+    raw = table.columns
+    columns = {k: v for k, v in (columns or {}).items() if k in raw and v}
+    rows = [{columns.get(k, k): v for k, v in r.items()} for r in table.rows]
+    chosen = fmt if fmt not in ("auto", "", None) else (table.format_hint or formats.detect(
+        {columns.get(c, c) for c in raw}))
+    session = Session(rows, chosen, table.file, raw, columns, list(table.lines), encoding=table.encoding)
+    session.recheck()
+    session.findings = list(table.notes) + session.findings
+    return session
+
+
+def suggested_mapping(session: Session, fmt: str | None) -> dict[str, str]:
+    """schema field -> file column, for the mapping dropdowns (identity where the names match)."""
+    if not fmt or fmt not in formats.FORMATS:
+        fmt, _ = mapping.suggest(session.raw_columns)
+    if not fmt:
+        return {}
+    schema = formats.get(fmt)
+    guess = {dst: src for src, dst in mapping.for_format(session.raw_columns, fmt).items()}
+    out = {}
+    for name in schema.required + schema.optional:
+        if name in session.raw_columns:
+            out[name] = name
+        elif name in guess:
+            out[name] = guess[name]
+    return out
+
+
+def findings_rows(findings: list[Finding], limit: int = 500) -> list[list[str]]:
+    where = []
+    for f in findings[:limit]:
+        place = ", ".join(p for p in (f"line {f.line}" if f.line else "",
+                                      f"row {f.row}" if f.row is not None else "") if p)
+        where.append([f.severity, place or f.file or "", f.field or "", f.message, f.hint])
+    return where
+
+
+def save(session: Session, datasets_root: Path, name: str, note: str = "") -> Path:
+    """A new version of dataset `name`; refuses (writing nothing) while any row has an error."""
+    if session.format is None:
+        raise StudioError("The format is not known yet", "pick a format and map the columns first")
+    session.recheck()
+    if session.errors:
+        raise DataError(session.errors)
+    return store.save_dataset(datasets_root, name, session.rows, session.format, note=note,
+                              validation=session.validation or None)

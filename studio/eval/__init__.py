@@ -1,0 +1,1 @@
+"""Batch evaluation: predictions through the inference engine, metrics, loss, judge, results table."""

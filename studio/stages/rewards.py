@@ -1,0 +1,248 @@
+"""Rewards for the online stages (GRPO, PPO): verifiable checks, a trained reward model, or user code.
+
+Every reward has trl's reward-function signature, `fn(prompts, completions, **columns) -> list[float]`,
+where `completions` are chat turns (`[{"role": "assistant", "content": ...}]`) and `columns` are the
+dataset's other fields (the reference `answer`). GRPO hands them to trl's GRPOTrainer as they are;
+the PPO stage calls the same functions itself.
+
+- `exact_match`: the completion's final answer equals the row's reference answer (1 or 0)
+- `format`: the completion matches a regular expression (1 or 0)
+- `length`: closeness of the completion's length in characters to a target (0..1)
+- `reward_model`: the score of a reward model trained with the `rm` stage
+- a user's function from a Python file in the workspace, only when the user opts in
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import opt
+from ..errors import StudioError
+from .base import StageConfig
+
+RewardFn = Callable[..., list]
+
+BUILTIN = ("exact_match", "format", "length")
+DEFAULT_FORMAT = r"(?:Answer|answer|ANSWER|答案)\s*[:：]\s*\S"
+
+
+class RewardOptions(StageConfig):
+    """Options shared by the stages that learn from a reward (GRPO, PPO)."""
+
+    rewards: list[str] = opt(["exact_match", "format"],
+                             "Built-in rewards: exact_match (final answer = the row's reference answer), "
+                             "format (matches format_pattern), length (close to target_length characters)",
+                             "内置奖励：exact_match（最终答案与参考答案一致）、format（符合 format_pattern）、"
+                             "length（长度接近 target_length 个字符）")
+    reward_model: str | None = opt(None, "A reward model: the folder of a finished rm run (or its adapter/ folder)",
+                                   "奖励模型：已完成的 rm 训练运行文件夹（或其 adapter/ 文件夹）")
+    reward_weights: list[float] = opt([], "Weight of each reward, in order: built-ins, reward model, your function "
+                                          "(empty: all 1)",
+                                      "各奖励的权重，顺序为：内置奖励、奖励模型、自定义函数（留空则全为 1）",
+                                      advanced=True)
+    format_pattern: str = opt(DEFAULT_FORMAT, "Regular expression the format reward looks for in the answer",
+                              "format 奖励在回答中查找的正则表达式", advanced=True)
+    target_length: int = opt(200, "Answer length in characters that the length reward aims for",
+                             "length 奖励期望的回答长度（字符数）", ge=1, advanced=True)
+    reward_file: str | None = opt(None, "Your own reward: a Python file inside the workspace",
+                                  "自定义奖励：工作区内的 Python 文件", advanced=True)
+    reward_function: str | None = opt(None, "Name of the function in reward_file: fn(prompts, completions, **columns) "
+                                            "-> list of floats",
+                                      "reward_file 中的函数名：fn(prompts, completions, **columns) -> 浮点数列表",
+                                      advanced=True)
+    trust_reward_code: bool = opt(False, "Run the code in reward_file inside the training job (only your own code)",
+                                  "允许在训练任务中运行 reward_file 的代码（仅限你自己的代码）", advanced=True)
+
+
+# ---------------------------------------------------------------- text helpers
+
+def text_of(completion: Any) -> str:
+    """A completion as plain text, whether trl gives chat turns or a string."""
+    if isinstance(completion, list):
+        return "".join(str(turn.get("content") or "") for turn in completion if isinstance(turn, dict))
+    return str(completion or "")
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def normalize(text: str) -> str:
+    text = str(text).strip().lower()
+    text = re.sub(r"\s+", " ", text)
+    text = text.strip(" .。!！?？:：;；\"'`*$")
+    if _NUMBER.fullmatch(text):
+        text = text.replace(",", "")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def final_answers(text: str) -> list[str]:
+    """Where a completion may state its final answer, most explicit first."""
+    found = re.findall(r"\\boxed\{([^{}]*)\}", text)
+    found += re.findall(r"####\s*(.+)", text)
+    found += re.findall(r"(?:answer|答案)\s*(?:is|是|为)?\s*[:：]?\s*([^\n]+)", text, flags=re.IGNORECASE)
+    numbers = _NUMBER.findall(text)
+    if numbers:
+        found.append(numbers[-1])
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if lines:
+        found.append(lines[-1])
+    found.append(text)
+    return found
+
+
+# ---------------------------------------------------------------- built-in rewards
+
+def exact_match(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
+    """1.0 when the completion's final answer equals the row's reference answer, else 0.0."""
+    if answer is None:
+        raise StudioError("The exact_match reward needs a reference answer in every row",
+                          "add an 'answer' column to the prompts, or choose other rewards")
+    out = []
+    for completion, ref in zip(completions, answer):
+        want = normalize(ref)
+        out.append(1.0 if want and any(normalize(c) == want for c in final_answers(text_of(completion))) else 0.0)
+    return out
+
+
+def format_reward(pattern: str) -> RewardFn:
+    compiled = re.compile(pattern, flags=re.DOTALL)
+
+    def format(prompts=None, completions=None, **_: Any) -> list[float]:  # noqa: A001 - the name trl logs
+        return [1.0 if compiled.search(text_of(c)) else 0.0 for c in completions]
+
+    return format
+
+
+def length_reward(target: int) -> RewardFn:
+    def length(prompts=None, completions=None, **_: Any) -> list[float]:
+        return [max(0.0, 1.0 - abs(len(text_of(c)) - target) / target) for c in completions]
+
+    return length
+
+
+# ---------------------------------------------------------------- a trained reward model
+
+def find_reward_model(path: str, workspace_root: Path | None) -> Path:
+    """The artifact folder of an rm run, given the run folder, its artifact folder or a run name."""
+    candidates = [Path(path).expanduser()]
+    if workspace_root is not None:
+        candidates.append(Path(workspace_root) / "runs" / path)
+    for base in candidates:
+        for folder in (base, base / "adapter", base / "model"):
+            info = folder / "studio_run.json"
+            if info.is_file():
+                import json
+
+                meta = json.loads(info.read_text(encoding="utf-8"))
+                if meta.get("model_kind") != "sequence_classification":
+                    raise StudioError(f"{folder} was trained with stage {meta.get('stage')}, not a reward model",
+                                      "train a reward model with stage rm first and give its run folder")
+                return folder
+    raise StudioError(f"Reward model '{path}' not found: no finished run there",
+                      "give the folder of a finished rm run (runs/NAME), or its adapter/ folder")
+
+
+class RewardModelScore:
+    """A reward model as a reward function: its score for the prompt followed by the completion."""
+
+    def __init__(self, folder: Path, device: str, batch_size: int = 8):
+        from ..models.loading import load_trained
+
+        self.model, self.tokenizer = load_trained(folder, device)
+        self.tokenizer.padding_side = "right"
+        self.device = device
+        self.batch_size = batch_size
+        self.__name__ = "reward_model"
+
+    def __call__(self, prompts=None, completions=None, **_: Any) -> list[float]:
+        import torch
+
+        texts = []
+        for prompt, completion in zip(prompts, completions):
+            turns = (prompt if isinstance(prompt, list) else [{"role": "user", "content": str(prompt)}])
+            turns = turns + [{"role": "assistant", "content": text_of(completion)}]
+            texts.append(self.tokenizer.apply_chat_template(turns, tokenize=False))
+        scores: list[float] = []
+        for i in range(0, len(texts), self.batch_size):
+            enc = self.tokenizer(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+            with torch.inference_mode():
+                scores += self.model(**enc).logits[:, 0].float().tolist()
+        return scores
+
+
+# ---------------------------------------------------------------- the user's own function
+
+def load_user_function(file: str, name: str, workspace_root: Path | None) -> RewardFn:
+    """Import `name` from a Python file that lies inside the workspace (refused anywhere else)."""
+    from ..workspace import Workspace
+
+    root = Workspace.open(workspace_root).root if workspace_root else Workspace.open().root
+    path = Path(file).expanduser()
+    path = (path if path.is_absolute() else root / path).resolve()
+    if root not in path.parents:
+        raise StudioError(f"reward_file {file} is outside the workspace {root}",
+                          "copy the file into the workspace (for example uploads/) and point to it there")
+    if path.suffix != ".py" or not path.is_file():
+        raise StudioError(f"reward_file {path} is not a Python file", "give the path of a .py file")
+    spec = importlib.util.spec_from_file_location(f"studio_user_reward_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: report where it failed, not a traceback
+        raise StudioError(f"reward_file {path} failed to import: {type(exc).__name__}: {exc}",
+                          "fix the file and start the run again") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise StudioError(f"reward_file {path} has no function '{name}'",
+                          "set reward_function to the name of a function defined in that file")
+    return fn
+
+
+# ---------------------------------------------------------------- assembling and checking
+
+def check(cfg: RewardOptions) -> None:
+    unknown = [r for r in cfg.rewards if r not in BUILTIN]
+    if unknown:
+        raise StudioError(f"stage_args.rewards: unknown reward '{unknown[0]}'", f"use any of: {', '.join(BUILTIN)}")
+    if bool(cfg.reward_file) != bool(cfg.reward_function):
+        raise StudioError("stage_args.reward_file and reward_function go together",
+                          "give both the file and the name of the function in it, or neither")
+    if cfg.reward_file and not cfg.trust_reward_code:
+        raise StudioError("stage_args.reward_file runs Python code inside the training job",
+                          "set trust_reward_code: true if it is your own code, or remove reward_file")
+    count = len(cfg.rewards) + bool(cfg.reward_model) + bool(cfg.reward_file)
+    if count == 0:
+        raise StudioError("No reward chosen: this stage learns only from rewards",
+                          "pick built-in rewards (exact_match, format, length), a reward_model, or a reward_file")
+    if cfg.reward_weights and len(cfg.reward_weights) != count:
+        raise StudioError(f"stage_args.reward_weights has {len(cfg.reward_weights)} weights for {count} rewards",
+                          "give one weight per reward (built-ins, then reward model, then your function), or none")
+
+
+def build(cfg: RewardOptions, device: str, workspace_root: Path | None) -> list[RewardFn]:
+    """The reward functions the options ask for, in the order `reward_weights` refers to them."""
+    makers = {"exact_match": lambda: exact_match, "format": lambda: format_reward(cfg.format_pattern),
+              "length": lambda: length_reward(cfg.target_length)}
+    funcs: list[RewardFn] = [makers[name]() for name in cfg.rewards]
+    if cfg.reward_model:
+        funcs.append(RewardModelScore(find_reward_model(cfg.reward_model, workspace_root), device))
+    if cfg.reward_file:
+        funcs.append(load_user_function(cfg.reward_file, cfg.reward_function, workspace_root))
+    return funcs
+
+
+def needs_answers(cfg: RewardOptions, dataset) -> None:
+    """exact_match without reference answers can only ever give 0: refuse, naming the first such row."""
+    if "exact_match" not in cfg.rewards:
+        return
+    answers = dataset["answer"] if "answer" in dataset.column_names else [""] * len(dataset)
+    for i, value in enumerate(answers, start=1):
+        if not str(value or "").strip():
+            raise StudioError(f"Data row {i} has no reference answer, which the exact_match reward compares against",
+                              "add an 'answer' to every row, or remove exact_match from stage_args.rewards")
