@@ -31,3 +31,5 @@ test-all: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-cpu
 	$(PY) bench/train_speed.py
+	$(PY) bench/memory.py
+	$(PY) bench/inference.py

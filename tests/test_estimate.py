@@ -138,6 +138,33 @@ def test_stage_extra_models_count_a_reference_only_without_adapters():
     assert est._extra_models(spec_for(), teacher, CPU_8G, probe) == 5 * probe.weights
 
 
+def test_stages_declare_what_they_hold():
+    """Preference stages double the sequences, GRPO multiplies them by its group, PPO keeps four models."""
+    from studio import stages
+
+    def spec_with(stage, method="lora", **stage_args):
+        raw = tiny_spec("", batch_size=8, max_length=32)
+        raw.update(stage=stage, method=method, method_args={}, stage_args=stage_args)
+        return build_spec(raw)
+
+    sft = est.estimate(spec_with("sft"), hardware=CPU_8G)
+    dpo = est.estimate(spec_with("dpo", method="full"), hardware=CPU_8G)
+    assert dpo.parts["activations"] > sft.parts["activations"]
+    assert dpo.parts["extra_models"] == dpo.details["probe"].weights  # full fine-tuning: a reference copy
+    assert stages.REGISTRY.get("orpo").memory(spec_with("orpo")).reference is False
+    g4 = est.estimate(spec_with("grpo", num_generations=4, max_new_tokens=16), hardware=CPU_8G)
+    g8 = est.estimate(spec_with("grpo", num_generations=8, max_new_tokens=16), hardware=CPU_8G)
+    assert g8.parts["activations"] > g4.parts["activations"]
+    ppo = stages.REGISTRY.get("ppo").memory(spec_with("ppo", reward_model="runs/rm"))
+    assert ppo.reference and ppo.frozen_models and ppo.trained_models and ppo.generated_tokens == 64
+
+
+def test_sparse_counts_its_dense_pick_gradients():
+    lora = est.estimate(spec_for(), hardware=CPU_8G)
+    sparse = est.estimate(spec_for(method="sparse"), hardware=CPU_8G)
+    assert lora.parts.get("method_extra", 0) == 0 < sparse.parts["method_extra"]
+
+
 def run_cli(capsys, *args) -> tuple[int, str]:
     from studio.cli import main
 

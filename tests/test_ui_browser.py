@@ -86,3 +86,16 @@ def test_first_complete_path(tmp_path, tiny_model):
         assert all("first token" in s for s in stats), stats
         bubbles = page.locator("#pane-1-chat .message").count()
         assert bubbles >= 2
+
+        # stopping the engine from the tab ends its worker: no serve job (or process) outlives the session
+        page.click("#stop-engine")
+        from studio.jobs import JobManager
+        from studio.workspace import Workspace
+
+        mgr = JobManager(Workspace.open(workspace), grace=5.0)
+        wait_for(lambda: not mgr.store.list(states=("running", "queued")), 60, "the serve job to stop")
+        serve = [j for j in mgr.list(limit=20) if j.kind == "serve"]
+        assert serve and all(j.state == "cancelled" for j in serve), [(j.kind, j.state) for j in serve]
+        for job in serve:
+            assert job.pid and not Path(f"/proc/{job.pid}").exists(), f"serve worker {job.pid} still alive"
+        shot(page, "06-stopped")

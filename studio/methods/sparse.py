@@ -113,6 +113,11 @@ def pick_entries(trainer, cfg: SparseOptions, _run_dir: Path) -> None:
     model.zero_grad(set_to_none=True)
 
 
+def pick_memory(model, _cfg: SparseOptions) -> int:
+    """The pick holds a dense gradient for every targeted matrix at once (freed before training starts)."""
+    return sum(lin.weight.numel() * lin.weight.element_size() for lin in _targets(model).values())
+
+
 def merge(model):
     import torch
 
@@ -138,5 +143,6 @@ METHOD = Method(
     save=save_tuned,
     load=load_tuned,
     merge=merge,
+    extra_memory=pick_memory,
     order=160,
 )

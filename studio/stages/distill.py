@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import opt
 from ..errors import StudioError
 from ._common import load_other_model, no_packing
-from .base import Stage, StageConfig, TrainContext
+from .base import Stage, StageConfig, StageMemory, TrainContext
 
 
 class DistillOptions(StageConfig):
@@ -89,6 +89,14 @@ def check(spec) -> None:
         check_name(cfg.teacher)
 
 
+def memory(spec) -> StageMemory:
+    """A frozen teacher beside the student; both produce full logits for the divergence; on-policy steps sample."""
+    cfg = spec.stage_config()
+    teacher = cfg.teacher if cfg.teacher and "/" not in cfg.teacher else ""
+    return StageMemory(frozen_models=(teacher,), full_logits=True,
+                       generated_tokens=cfg.max_new_tokens if cfg.lmbda > 0 else 0)
+
+
 STAGE = Stage(
     name="distill",
     config=DistillOptions,
@@ -105,4 +113,5 @@ STAGE = Stage(
     objective="loss",
     trainer_name="trl.experimental GKDTrainer",
     order=110,
+    memory=memory,
 )

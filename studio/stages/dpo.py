@@ -11,7 +11,7 @@ from typing import Literal
 
 from ..config import opt
 from ._common import no_packing, preference_args, reference_model
-from .base import Stage, StageConfig, TrainContext
+from .base import Stage, StageConfig, StageMemory, TrainContext
 
 LOSSES = ("sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down",
           "sigmoid_norm")
@@ -54,6 +54,11 @@ def check(spec) -> None:
     no_packing(spec, "DPO")
 
 
+def memory(_spec) -> StageMemory:
+    """Chosen and rejected go through the model together, and a frozen reference scores them."""
+    return StageMemory(sequences_per_row=2, reference=True)
+
+
 STAGE = Stage(
     name="dpo",
     config=DPOOptions,
@@ -71,4 +76,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="trl DPOTrainer",
     order=50,
+    memory=memory,
 )

@@ -11,7 +11,7 @@ from ..config import opt
 from ..errors import StudioError
 from . import rewards
 from ._common import no_packing
-from .base import Stage, TrainContext
+from .base import Stage, StageMemory, TrainContext
 
 
 class GRPOOptions(rewards.RewardOptions):
@@ -52,6 +52,13 @@ def check(spec) -> None:
                           f"set training.batch_size to a multiple of {cfg.num_generations}, or change num_generations")
 
 
+def memory(spec) -> StageMemory:
+    """A group of sampled answers per prompt, each prompt plus up to max_new_tokens; a reference only with a KL term."""
+    cfg = spec.stage_config()
+    return StageMemory(sequences_per_row=cfg.num_generations, reference=cfg.beta > 0,
+                       generated_tokens=cfg.max_new_tokens)
+
+
 STAGE = Stage(
     name="grpo",
     config=GRPOOptions,
@@ -70,4 +77,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="trl GRPOTrainer",
     order=90,
+    memory=memory,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..config import opt
 from ..errors import StudioError
 from ._common import no_packing, preference_args, reference_model
-from .base import Stage, StageConfig, TrainContext
+from .base import Stage, StageConfig, StageMemory, TrainContext
 
 
 class KTOOptions(StageConfig):
@@ -43,6 +43,11 @@ def check(spec) -> None:
                           "cannot work", "set training.batch_size to 2 or more")
 
 
+def memory(_spec) -> StageMemory:
+    """Each answer and a mismatched one (trl's KL estimate) go through the model, and a reference scores both."""
+    return StageMemory(sequences_per_row=2, reference=True)
+
+
 STAGE = Stage(
     name="kto",
     config=KTOOptions,
@@ -59,4 +64,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="trl KTOTrainer",
     order=80,
+    memory=memory,
 )

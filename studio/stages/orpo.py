@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import opt
 from ._common import no_packing, preference_args
-from .base import Stage, StageConfig, TrainContext
+from .base import Stage, StageConfig, StageMemory, TrainContext
 
 
 class ORPOOptions(StageConfig):
@@ -25,6 +25,11 @@ def check(spec) -> None:
     no_packing(spec, "ORPO")
 
 
+def memory(_spec) -> StageMemory:
+    """Chosen and rejected go through the model together; ORPO needs no reference model."""
+    return StageMemory(sequences_per_row=2)
+
+
 STAGE = Stage(
     name="orpo",
     config=ORPOOptions,
@@ -42,4 +47,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="trl.experimental ORPOTrainer",
     order=60,
+    memory=memory,
 )

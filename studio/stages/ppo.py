@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..config import opt
 from . import rewards
 from ._common import no_packing, reference_model
-from .base import Stage, TrainContext
+from .base import Stage, StageMemory, TrainContext
 
 
 class PPOOptions(rewards.RewardOptions):
@@ -56,6 +56,13 @@ def check(spec) -> None:
     no_packing(spec, "PPO")
 
 
+def memory(spec) -> StageMemory:
+    """Classic RLHF holds four models: the policy, a frozen reference, a frozen reward model and a trained value model."""
+    cfg = spec.stage_config()
+    return StageMemory(reference=True, frozen_models=("",) if cfg.reward_model else (),
+                       trained_models=("",), generated_tokens=cfg.max_new_tokens)
+
+
 STAGE = Stage(
     name="ppo",
     config=PPOOptions,
@@ -74,4 +81,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="hand-written PPO (transformers Trainer; trl has no PPOTrainer)",
     order=40,
+    memory=memory,
 )

@@ -13,7 +13,7 @@ from ..atomic import read_jsonl, write_jsonl
 from ..config import opt
 from ..errors import StudioError
 from ._common import no_packing, sample_answers
-from .base import Stage, TrainContext
+from .base import Stage, StageMemory, TrainContext
 from .dpo import DPOOptions, dpo_trainer
 
 PAIRS_FILE = "rlaif_pairs.jsonl"
@@ -136,6 +136,11 @@ def check(spec) -> None:
     check_name(spec.stage_config().judge)
 
 
+def memory(_spec) -> StageMemory:
+    """Training is DPO on the judged pairs; the judge is released before it starts."""
+    return StageMemory(sequences_per_row=2, reference=True)
+
+
 STAGE = Stage(
     name="rlaif",
     config=RLAIFOptions,
@@ -154,4 +159,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="judge via studio transformers engine + trl DPOTrainer",
     order=100,
+    memory=memory,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..config import opt
 from ._common import no_packing, preference_args
-from .base import Stage, StageConfig, TrainContext
+from .base import Stage, StageConfig, StageMemory, TrainContext
 
 
 class SimPOOptions(StageConfig):
@@ -34,6 +34,11 @@ def check(spec) -> None:
     no_packing(spec, "SimPO")
 
 
+def memory(_spec) -> StageMemory:
+    """Chosen and rejected go through the model together; SimPO needs no reference model."""
+    return StageMemory(sequences_per_row=2)
+
+
 STAGE = Stage(
     name="simpo",
     config=SimPOOptions,
@@ -51,4 +56,5 @@ STAGE = Stage(
     higher_is_better=True,
     trainer_name="trl.experimental CPOTrainer (loss_type=simpo)",
     order=70,
+    memory=memory,
 )

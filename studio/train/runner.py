@@ -134,7 +134,8 @@ def train(spec: RunSpec, ctx) -> dict:
         method.save(trainer.model, tmp)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "studio_run.json", {"base_model": spec.model.name, "base_path": str(ref.path),
-                                             "method": spec.method, "stage": spec.stage, "run": run_dir.name,
+                                             "method": spec.method, "method_args": spec.method_args,
+                                             "stage": spec.stage, "run": run_dir.name,
                                              "model_kind": stage.model_kind})
     summary = {"train_runtime_s": round(time.time() - started, 2), "global_step": trainer.state.global_step,
                "train_loss": result.training_loss, "resumed_from": resume.name if resume else None,

@@ -11,6 +11,7 @@ from ...errors import StudioError
 from ...jobs.events import read_metrics, read_progress, tail_log
 from ...runs import start_training
 from ...spec import build_spec
+from .. import estimate_panel
 from ..monitor import job_label, metric_frame, progress_html
 from . import method as method_tab
 
@@ -34,6 +35,7 @@ def build(studio, handles):
                 start = gr.Button(t("train.start"), variant="primary", elem_id="start-training")
                 preview = gr.Button(t("train.preview"), elem_id="preview-spec")
             message = gr.Markdown(elem_id="train-message")
+            estimate_panel.build(editor)
             with gr.Accordion(t("train.yaml"), open=False):
                 yaml_box = gr.Code(language="yaml", interactive=False, elem_id="spec-yaml")
         with gr.Column(scale=3):
