@@ -81,8 +81,8 @@ class TrainingSpec(Strict):
     gradient_checkpointing: bool = opt(False, "Trade compute for memory (slower, fits bigger batches)",
                                        "以计算换显存（更慢，可用更大批次）", advanced=True)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = opt(
-        "auto", "Training precision (auto: bf16 on GPUs that have it, fp32 on CPU)",
-        "训练精度（auto：支持的 GPU 上用 bf16，CPU 上用 fp32）", advanced=True)
+        "auto", "Training precision (auto: bf16 mixed precision where the GPU or CPU computes bf16 natively, else fp32)",
+        "训练精度（auto：GPU 或 CPU 原生支持 bf16 时用 bf16 混合精度，否则用 fp32）", advanced=True)
     packing: bool = opt(False, "Pack short examples together (faster on many short rows)",
                         "将短样本拼接打包（短样本多时更快）", advanced=True)
 

@@ -178,3 +178,19 @@ def test_self_instruct_on_embedded_model(manager, embedded_model):
         assert row["instruction"].lower() not in seeds and row["output"].strip()
         assert near.most_similar(row["instruction"])[0] <= 0.7
     print("embedded self-instruct:", si.summary(counts), json.dumps(kept, ensure_ascii=False))
+
+
+def test_a_round_cut_off_before_its_state_write_is_redone(tmp_path):
+    """Files are written before state.json; rows a killed round left in them are not counted twice."""
+    state = si.State(tmp_path)
+    state.candidates.append({"instruction": "a task", "input": "", "output": "x", "status": "kept"})
+    state.counts["generated"] = state.counts["kept"] = 1
+    state.requests = 1
+    state.save()
+    orphan = {"instruction": "", "input": "", "output": "", "status": "unparsable", "detail": "junk"}
+    with open(tmp_path / si.CANDIDATES, "a", encoding="utf-8") as fh:  # the next round got this far only
+        fh.write(json.dumps(orphan) + "\n")
+    again = si.State(tmp_path)
+    assert again.resumed and again.requests == 1
+    assert [c["instruction"] for c in again.candidates] == ["a task"]
+    assert sum(c["status"] == "unparsable" for c in again.candidates) == again.counts["unparsable"] == 0

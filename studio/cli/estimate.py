@@ -6,18 +6,15 @@ import argparse
 import json
 import sys
 
+from .train import add_run_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("estimate", help="memory and time estimate of RUN.yaml or a preset",
                        description="Estimate the peak memory (weights, gradients, optimizer states, activations, "
                                    "overhead) and the time of a run, and say whether it fits. Without "
                                    "--gpu-memory it uses this machine (or a preset's stated hardware).")
-    p.add_argument("spec", nargs="?", help="run spec YAML")
-    p.add_argument("--preset", help="start from a preset (see `studio presets`)")
-    p.add_argument("--model", help="model name or folder")
-    p.add_argument("--data", help="data file or saved dataset name")
-    p.add_argument("--name", help=argparse.SUPPRESS)  # read by the shared spec building
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_run_arguments(p, name_help=argparse.SUPPRESS)
     p.add_argument("--gpu-memory", metavar="SIZE", help="estimate for GPUs of this size, e.g. 24GiB, 80GB")
     p.add_argument("--gpus", type=int, help="number of such GPUs (default: resources.num_gpus)")
     p.add_argument("--tflops", type=float, help="their bf16 TFLOP/s, for a time estimate")

@@ -10,14 +10,19 @@ def register(sub) -> None:
                        description="Start a training job and follow it. Keys for --set are the spec's own "
                                    "names (max_steps, learning_rate, batch_size, save_steps, seed, method, "
                                    "stage, r, ...) or dotted paths (training.max_steps).")
+    add_run_arguments(p)
+    p.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    p.set_defaults(func=run)
+
+
+def add_run_arguments(p, name_help: str = "run name (folder under runs/)") -> None:
+    """The arguments every command that builds a run spec takes (read by `build_raw`)."""
     p.add_argument("spec", nargs="?", help="run spec YAML")
     p.add_argument("--preset", help="start from a preset (see `studio presets`)")
     p.add_argument("--model", help="model name or folder")
     p.add_argument("--data", help="data file or saved dataset name")
-    p.add_argument("--name", help="run name (folder under runs/)")
+    p.add_argument("--name", help=name_help)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--detach", action="store_true", help="queue the job and return at once")
-    p.set_defaults(func=run)
 
 
 def build_raw(args, workspace_root) -> tuple[dict, str]:

@@ -213,8 +213,9 @@ class State:
         self.requests: int = saved.get("requests", 0)
         self.counts: dict[str, int] = dict({"generated": 0, "kept": 0, "extra": 0, **{r: 0 for r in REASONS}},
                                            **saved.get("counts", {}))
-        self.candidates: list[dict] = read_jsonl(self.run_dir / CANDIDATES) if saved else []
-        self.pairs: list[dict] = read_jsonl(self.run_dir / PREFERENCE) if saved else []
+        # rows past the recorded lengths come from a round whose state write never happened: it is redone
+        self.candidates: list[dict] = read_jsonl(self.run_dir / CANDIDATES)[:saved.get("candidates", 0)]
+        self.pairs: list[dict] = read_jsonl(self.run_dir / PREFERENCE)[:saved.get("pairs", 0)]
         self.resumed = bool(saved)
 
     @property
@@ -223,11 +224,13 @@ class State:
                 for c in self.candidates if c["status"] == "kept"]
 
     def save(self) -> None:
-        """Files first, the state last: a state never counts rows its files do not hold."""
+        """Files first, the state last: a state never counts rows its files do not hold, and records how
+        many rows it counted, so rows written by a round that was cut off before its state are ignored."""
         write_jsonl(self.run_dir / CANDIDATES, self.candidates)
         write_jsonl(self.run_dir / OUTPUT, self.kept)
         write_jsonl(self.run_dir / PREFERENCE, self.pairs)
-        write_json(self.run_dir / STATE, {"requests": self.requests, "counts": self.counts})
+        write_json(self.run_dir / STATE, {"requests": self.requests, "counts": self.counts,
+                                          "candidates": len(self.candidates), "pairs": len(self.pairs)})
 
 
 # ---------------------------------------------------------------- one round

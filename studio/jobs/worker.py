@@ -96,6 +96,10 @@ def main() -> None:
     if len(sys.argv) != 2:
         print("usage: python -m studio.jobs.worker JOB_ID", file=sys.stderr)
         sys.exit(2)
+    # bitsandbytes warns at import on every CPU that it has no optional `kernels` package: noise in a user's log
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     code = run(sys.argv[1])
     sys.stdout.flush()
     # Threads left by libraries (tokenizers, torch) must not keep a finished worker alive.

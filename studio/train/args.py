@@ -7,12 +7,26 @@ from pathlib import Path
 from ..errors import StudioError
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 / AMX): there bf16 autocast roughly halves
+    a LoRA step of the embedded model (bench/train_speed.py); elsewhere it is emulated and slower."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def use_bf16(precision: str, device: str) -> bool:
+    """`precision: auto` means bf16 mixed precision wherever the hardware computes it natively."""
     import torch
 
     if precision == "bf16":
         return True
-    return precision == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
+    if precision != "auto":
+        return False
+    return torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()
 
 
 def _targets(text: str):

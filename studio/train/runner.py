@@ -130,8 +130,10 @@ def train(spec: RunSpec, ctx) -> dict:
     ctx.cooperative = False
     ctx.progress(1.0, "Saving the adapter", phase="save")
     target = run_dir / (ADAPTER_DIR if method.artifact == "adapter" else "model")
+    # accelerate leaves an autocast wrapper on forward under mixed precision: save (and hand on) the plain model
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     with atomic_dir(target, replace=True) as tmp:
-        method.save(trainer.model, tmp)
+        method.save(model, tmp)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "studio_run.json", {"base_model": spec.model.name, "base_path": str(ref.path),
                                              "method": spec.method, "method_args": spec.method_args,
