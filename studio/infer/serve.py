@@ -31,8 +31,11 @@ ENGINE_OPTIONS = ("dtype", "max_model_len", "enforce_eager", "gpu_memory_utiliza
 
 
 def _socket() -> socket.socket:
+    """Bound *and listening* before server.json announces the port: a pane that connects before uvicorn
+    starts accepting waits in the backlog instead of being refused."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
     return sock
 
 
