@@ -47,6 +47,7 @@ def prefix_rules(spec: Any, title: str) -> None:
 
 
 def peft_prompt_model(model: Any, peft_config: Any, title: str) -> Any:
+    """Wrap with peft, the task type set here once from the model (callers build the config without it)."""
     from peft import get_peft_model
 
     from ..models.loading import peft_task_type

@@ -23,7 +23,7 @@ class PTuningOptions(MethodConfig):
 def wrap(model, cfg: PTuningOptions):
     from peft import PromptEncoderConfig
 
-    config = PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.virtual_tokens,
+    config = PromptEncoderConfig(num_virtual_tokens=cfg.virtual_tokens,
                                  encoder_reparameterization_type=cfg.encoder,
                                  encoder_hidden_size=cfg.encoder_hidden_size, encoder_dropout=cfg.encoder_dropout)
     return peft_prompt_model(model, config, TITLE)

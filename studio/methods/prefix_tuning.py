@@ -27,7 +27,7 @@ class PrefixOptions(MethodConfig):
 def prefix_model(model, cfg: PrefixOptions, title: str):
     from peft import PrefixTuningConfig
 
-    config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.virtual_tokens,
+    config = PrefixTuningConfig(num_virtual_tokens=cfg.virtual_tokens,
                                 prefix_projection=cfg.projection, encoder_hidden_size=cfg.encoder_hidden_size)
     return peft_prompt_model(model, config, title)
 

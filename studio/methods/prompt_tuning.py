@@ -24,7 +24,7 @@ def wrap(model, cfg: PromptTuningOptions):
     from peft import PromptTuningConfig
 
     text = cfg.init == "text"
-    config = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.virtual_tokens,
+    config = PromptTuningConfig(num_virtual_tokens=cfg.virtual_tokens,
                                 prompt_tuning_init="TEXT" if text else "RANDOM",
                                 prompt_tuning_init_text=cfg.init_text if text else None,
                                 tokenizer_name_or_path=model.name_or_path if text else None)
