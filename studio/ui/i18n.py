@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from ..i18n import text as core_text
+
 LANGS = ("en", "zh")
 LOCALES = Path(__file__).parent / "locales"
 
@@ -32,5 +34,11 @@ class Translator:
         self.lang = lang if lang in LANGS else "en"
 
     def __call__(self, key: str, **values) -> str:
-        text = table(self.lang).get(key) or table("en").get(key) or key
+        text = table(self.lang).get(key) or table("en").get(key)
+        if text is None:  # the core's own texts (errors, findings): studio/locales/
+            return core_text(key, self.lang, **values)
         return text.format(**values) if values else text
+
+    def error(self, exc) -> str:
+        """A StudioError as one line in this translator's language."""
+        return exc.one_line(self.lang)
