@@ -6,8 +6,8 @@ import time
 
 import httpx
 import pytest
-
 from browser import studio_server
+
 from studio.ui.login import Sessions
 
 ANON_GETS = ["/", "/config", "/gradio_api/info", "/gradio_api/info?all_endpoints=true", "/openapi.json", "/docs",

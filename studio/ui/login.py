@@ -21,7 +21,7 @@ import html
 import json
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from .. import i18n
@@ -75,7 +75,7 @@ class Sessions:
 
 
 def login_page(lang: str, error: str = "") -> str:
-    t = lambda key: html.escape(i18n.text(f"security.login.{key}", lang))  # noqa: E731
+    t = lambda key: html.escape(i18n.text(f"security.login.{key}", lang))
     err = f'<p class="err" role="alert">{html.escape(error)}</p>' if error else ""
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
