@@ -173,10 +173,13 @@ def test_pid_reuse_is_not_mistaken_for_a_live_worker():
     assert not procs.alive(me, procs.start_time(me) - 1000)  # same pid, different process
 
 
-def test_stale_running_record_without_pid_is_interrupted(manager):
+def test_stale_running_record_without_pid_is_queued_again(manager):
+    """Only an older version could leave "running" without a pid; such a claim goes back to the queue."""
     job = manager.submit("sleep", {"steps": 1}, start=False)
-    manager.store.transition(job.id, None, state="running", started_at=time.time() - 3600, pid=None)
-    assert manager.get(job.id).state == "interrupted"
+    manager.store.transition(job.id, None, state="running", started_at=time.time() - 3600, pid=None, attempts=1)
+    again = manager.get(job.id)
+    assert again.state == "queued" and again.attempts == 0
+    assert manager.wait(job.id, timeout=60).state == "succeeded"
 
 
 def test_unknown_job_and_bad_resume_are_clear_errors(manager):

@@ -83,6 +83,9 @@ def run_check(args) -> int:
 
 
 def _report(args, findings, report: dict) -> int:
+    from ..data.findings import group_repeated
+
+    findings = group_repeated(findings)  # a million duplicate rows are one line, not a million
     if args.json:
         report["findings"] = [f.to_dict() for f in findings]
         print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -25,10 +25,14 @@ def register(sub) -> None:
 
 
 def _manager(args):
+    """The job manager, after one scheduling pass: every command that reads the queue also moves it,
+    so a queue whose worker died starts its next job even with no studio server running."""
     from ..jobs import JobManager
     from . import workspace_from
 
-    return JobManager(workspace_from(args))
+    manager = JobManager(workspace_from(args))
+    manager.tick()
+    return manager
 
 
 def _when(ts) -> str:

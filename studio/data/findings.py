@@ -46,3 +46,33 @@ class DataError(StudioError):
         first = findings[0]
         more = f" (and {len(findings) - 1} more problems)" if len(findings) > 1 else ""
         super().__init__(first.one_line() + more)
+
+
+def group_repeated(findings: list[Finding], keep: int = 3) -> list[Finding]:
+    """Fold findings that say the same thing about many rows into one line each.
+
+    Findings are alike when severity, hint, field and message agree once numbers are ignored
+    ("duplicate of row 1" on 999,999 rows). Up to `keep` alike findings stay as they are; more become
+    one finding, pinned to the first of them: "999,999 rows: duplicate of row 1".
+    """
+    import re
+
+    from ..i18n import default_lang, text
+
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        key = (f.severity, re.sub(r"\d[\d,.]*", "#", f.message), f.hint, f.field, f.file)
+        groups.setdefault(key, []).append(f)
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.severity, re.sub(r"\d[\d,.]*", "#", f.message), f.hint, f.field, f.file)
+        same = groups.get(key)
+        if same is None:
+            continue  # already folded into its group's line
+        if len(same) <= keep:
+            out.append(f)
+            continue
+        del groups[key]
+        message = text("readers.repeated.msg", default_lang(), count=f"{len(same):,}", message=f.message)
+        out.append(Finding(f.severity, message, f.hint, file=f.file, line=f.line, row=f.row, field=f.field))
+    return out

@@ -24,6 +24,45 @@ from .findings import DataError, Finding
 SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xls")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one read may cost; each can be raised with an environment variable."""
+
+    memory_mb: int = 2048  # STUDIO_PARSE_MEMORY_MB: address space of the parsing worker beyond its start
+    seconds: float = 120.0  # STUDIO_PARSE_TIMEOUT_S
+    unpacked_mb: int = 200  # STUDIO_MAX_UNPACKED_MB: an .xlsx's members (or a Parquet file's data) unpacked
+    rows: int = 2_000_000  # STUDIO_MAX_ROWS
+
+
+_FIXED: Limits | None = None  # set in a parsing worker: the limits its parent read from its environment
+
+
+def limits() -> Limits:
+    import os
+
+    if _FIXED is not None:
+        return _FIXED
+
+    def num(name: str, default, cast):
+        try:
+            return cast(os.environ[name])
+        except (KeyError, ValueError):
+            return default
+
+    d = Limits()
+    return Limits(num("STUDIO_PARSE_MEMORY_MB", d.memory_mb, int), num("STUDIO_PARSE_TIMEOUT_S", d.seconds, float),
+                  num("STUDIO_MAX_UNPACKED_MB", d.unpacked_mb, int), num("STUDIO_MAX_ROWS", d.rows, int))
+
+
+def _finding(key: str, file: str, line: int | None = None, **args) -> Finding:
+    """A reader finding whose text lives in `locales/<lang>/readers.yaml` (the CLI's language)."""
+    from ..i18n import default_lang, text
+
+    lang = default_lang()
+    return Finding("error", text(f"readers.{key}.msg", lang, **args), text(f"readers.{key}.hint", lang, **args),
+                   file=file, line=line)
+
+
 @dataclass
 class Table:
     file: str
@@ -74,7 +113,11 @@ def _decode(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()
     try:
         enc = sniff_encoding(raw)
-        return raw.decode(enc), enc
+        text = raw.decode(enc)
+        nul = text.find("\x00")
+        if nul >= 0:  # Python's csv module takes NUL since 3.11; a text file with one is damaged or binary
+            raise DataError([_finding("nul_byte", path.name, line=text.count("\n", 0, nul) + 1)])
+        return text, enc
     except UnicodeDecodeError:
         raise DataError([Finding("error", "cannot decode the file as UTF-8, GBK/GB18030 or UTF-16",
                                  "save it as UTF-8 (in Excel: Save As → CSV UTF-8)", file=path.name)]) from None
@@ -94,6 +137,8 @@ def _read_jsonl(path: Path) -> Table:
             continue
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise DataError([_finding("too_deep", path.name, line=number)]) from None
         except json.JSONDecodeError as exc:
             problems.append(Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})",
                                     "fix or delete this line", file=path.name, line=number, row=len(rows) + 1))
@@ -132,6 +177,8 @@ def _read_json(path: Path) -> Table:
     text, enc = _decode(path)
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise DataError([_finding("too_deep", path.name)]) from None
     except json.JSONDecodeError as exc:
         if text.lstrip().startswith("{") and "\n{" in text:
             return _read_jsonl(path)  # JSON Lines saved with a .json name
@@ -260,6 +307,16 @@ def _read_parquet(path: Path) -> Table:
     import pyarrow.parquet as pq
 
     try:
+        meta = pq.ParquetFile(path).metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    except Exception:  # noqa: BLE001 - a broken footer is reported below
+        meta, unpacked = None, 0
+    if meta is not None and meta.num_rows > limits().rows:
+        raise DataError([_finding("too_many_rows", path.name, rows=f"{meta.num_rows:,}", limit=f"{limits().rows:,}")])
+    if unpacked > limits().unpacked_mb * 2**20:
+        raise DataError([_finding("unpacks_too_big", path.name, size=f"{unpacked / 2**20:,.0f}",
+                                  limit=limits().unpacked_mb)])
+    try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a broken file
         raise DataError([Finding("error", f"cannot read as Parquet ({type(exc).__name__}: {exc})",
@@ -267,9 +324,26 @@ def _read_parquet(path: Path) -> Table:
     return Table(path.name, [{_clean_key(k): v for k, v in r.items()} for r in rows], [])
 
 
+def _check_unpacked(path: Path) -> None:
+    """An .xlsx is a zip: refuse it before opening when its members unpack to more than the limit."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # the Excel reader reports a broken file in its own words
+    limit = limits().unpacked_mb
+    if total > limit * 2**20:
+        raise DataError([_finding("unpacks_too_big", path.name, size=f"{total / 2**20:,.0f}", limit=limit)])
+
+
 def _read_excel(path: Path, sheet: str | None) -> Table:
     import pandas as pd
 
+    _check_unpacked(path)
     try:
         frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     except ValueError as exc:
@@ -316,6 +390,29 @@ def split_ref(path: str | Path) -> tuple[Path, str | None]:
 
 
 def read_table(path: str | Path) -> Table:
+    """Read a data file or folder in a separate, limited process (see `parse_worker`).
+
+    The calling process (the studio server, a CLI command) never parses user files itself: a file
+    that unpacks to gigabytes, nests 100,000 levels deep or makes a parser spin costs only the worker,
+    which has a memory limit (RLIMIT_AS) and a time limit, and every such case comes back as one finding.
+    """
+    from . import parse_worker
+
+    if parse_worker.inside():
+        return read_here(path)
+    return parse_worker.read(path)
+
+
+def read_here(path: str | Path) -> Table:
+    """Read in this process, with the size, row and nesting limits (the worker's side of `read_table`)."""
+    table = _read_any(path)
+    limit = limits().rows
+    if len(table.rows) > limit:
+        raise DataError([_finding("too_many_rows", table.file, rows=f"{len(table.rows):,}", limit=f"{limit:,}")])
+    return table
+
+
+def _read_any(path: str | Path) -> Table:
     path, sub = split_ref(path)
     if not path.exists():
         raise DataError([Finding("error", "file not found", "check the path", file=str(path))])

@@ -89,8 +89,10 @@ def suggested_mapping(session: Session, fmt: str | None) -> dict[str, str]:
 
 
 def findings_rows(findings: list[Finding], limit: int = 500) -> list[list[str]]:
+    from .findings import group_repeated
+
     where = []
-    for f in findings[:limit]:
+    for f in group_repeated(findings)[:limit]:
         place = ", ".join(p for p in (f"line {f.line}" if f.line else "",
                                       f"row {f.row}" if f.row is not None else "") if p)
         where.append([f.severity, place or f.file or "", f.field or "", f.message, f.hint])

@@ -133,7 +133,9 @@ def losses_all(spec: EvalSpec, examples: list[Example], progress) -> dict[str, l
         if adapter:
             from peft import PeftModel
 
-            peft = PeftModel.from_pretrained(net, adapter).eval()
+            from ..models.safety import check_adapter
+
+            peft = PeftModel.from_pretrained(net, check_adapter(adapter)).eval()
             out[label] = reference_losses(peft, tok, pairs, spec.chat_template)
             loaded[model] = (peft.unload(), tok)  # the plain base again, for a later side
         else:

@@ -58,9 +58,12 @@ class TransformersEngine:
     def add_adapter(self, name: str, path: str) -> None:
         from peft import PeftModel
 
+        from ..models.safety import check_adapter
+
         if not (Path(path) / "adapter_config.json").is_file():
             raise StudioError(f"{path} is not an adapter folder (no adapter_config.json)",
                               "pick the adapter/ folder of a finished training run")
+        check_adapter(path)
         with self._lock:
             if name in self._adapters:
                 return

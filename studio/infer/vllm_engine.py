@@ -141,6 +141,9 @@ class VllmEngine:
             # vLLM-CPU's own ops read the last slot for base rows: it must stay empty
             raise StudioError(f"No free adapter slot for '{name}' ({len(self._adapters)} loaded)",
                               "restart the engine with all the adapters you want chosen")
+        from ..models.safety import check_adapter
+
+        check_adapter(path)
         rank = adapter_rank(path)
         if rank > self.max_lora_rank:
             raise StudioError(f"Adapter '{name}' has rank {rank}, above this engine's limit of {self.max_lora_rank}",

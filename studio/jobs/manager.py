@@ -22,7 +22,7 @@ from .secrets import drop_secrets, store_secrets
 from .store import ACTIVE, TERMINAL, Job, JobStore, new_job_id
 
 DEFAULT_LIMITS = {"compute": 1, "serve": 2}
-START_TIMEOUT = 60.0  # a claimed job whose worker never reported a pid is interrupted after this
+START_TIMEOUT = 5.0  # a running record without a worker pid (written by an older version) is stale after this
 
 
 class JobManager:
@@ -86,27 +86,18 @@ class JobManager:
                 if time.time() - job.cancel_requested_at > self.grace:
                     procs.signal_group(job.pid, signal.SIGKILL)
         for pool in self.store.pools_with_queued():
-            while True:
-                job = self.store.claim_next(pool, self.limits.get(pool, 1))
-                if job is None:
-                    break
-                self._spawn(job)
+            while self.store.claim_and_spawn(pool, self.limits.get(pool, 1), self._spawn) is not None:
+                pass
 
-    def _spawn(self, job: Job) -> None:
-        try:
-            pid, started = procs.spawn_worker(job.id, Path(job.run_dir), self.workspace.root)
-        except OSError as exc:
-            self.store.transition(job.id, ("running",), state="failed", ended_at=time.time(),
-                                  error=f"could not start the worker process: {exc}")
-            return
-        # the worker records its own pid too; whichever lands first is the same value
-        self.store.transition(job.id, ("running",), pid=pid, pid_started=started)
+    def _spawn(self, job: Job) -> tuple[int, float | None]:
+        return procs.spawn_worker(job.id, Path(job.run_dir), self.workspace.root)
 
     def _reconcile(self, job: Job) -> Job:
         """Make a 'running' record tell the truth about its worker."""
-        if job.pid is None:
+        if job.pid is None:  # only records from before claims and spawns were one transaction
             if job.started_at and time.time() - job.started_at > START_TIMEOUT:
-                self._finish_dead(job, "the worker process never started")
+                self.store.transition(job.id, ("running",), state="queued", started_at=None,
+                                      attempts=max(job.attempts - 1, 0))
                 return self.store.get(job.id) or job
             return job
         if procs.alive(job.pid, job.pid_started):

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -179,8 +179,15 @@ class JobStore:
         with self._connect(immediate=True) as db:
             return db.execute(sql, params).rowcount == 1
 
-    def claim_next(self, pool: str, limit: int) -> Job | None:
-        """Atomically move the oldest queued job of `pool` to running if the pool has room."""
+    def claim_and_spawn(self, pool: str, limit: int, spawn: Callable[[Job], tuple[int, float | None]]) -> Job | None:
+        """Move the oldest queued job of `pool` to running *and* start its worker, as one transaction.
+
+        `spawn(job)` starts the worker while this process holds the write lock; its pid is written in
+        the same commit. If this process dies before the commit, the claim rolls back (the job stays
+        queued) and a worker already started finds the job not claimed for it and exits; so no record
+        ever says "running" without a worker pid, and a claim and its spawn cannot be torn apart.
+        If `spawn` raises OSError the job is recorded as failed.
+        """
         with self._connect(immediate=True) as db:
             running = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'running' AND pool = ?",
                                  (pool,)).fetchone()[0]
@@ -194,7 +201,22 @@ class JobStore:
             db.execute("UPDATE jobs SET state = 'running', started_at = ?, updated_at = ?, pid = NULL, "
                        "pid_started = NULL, exit_code = NULL, error = NULL, ended_at = NULL, "
                        "attempts = attempts + 1 WHERE id = ?", (now, now, row["id"]))
-            return self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
+            job = self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
+            try:
+                pid, started = spawn(job)
+            except OSError as exc:
+                db.execute("UPDATE jobs SET state = 'failed', ended_at = ?, error = ? WHERE id = ?",
+                           (time.time(), f"could not start the worker process: {exc}", job.id))
+                return self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone())
+            db.execute("UPDATE jobs SET pid = ?, pid_started = ? WHERE id = ?", (pid, started, job.id))
+            return self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone())
+
+    def confirm_worker(self, job_id: str, pid: int) -> Job | None:
+        """The worker's first act: the job must be running *and* claimed for this very process."""
+        with self._connect(immediate=True) as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ? AND state = 'running' AND pid = ?",
+                             (job_id, pid)).fetchone()
+            return self._row(row) if row else None
 
     def pools_with_queued(self) -> list[str]:
         with self._connect() as db:

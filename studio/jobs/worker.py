@@ -18,7 +18,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import JobCancelled, StudioError
 from ..workspace import Workspace
-from . import events, kinds, procs
+from . import events, kinds
 from .context import JobContext
 from .secrets import drop_secrets, read_secrets
 from .store import JobStore
@@ -45,12 +45,13 @@ def _missing_artifacts(artifacts: dict) -> list[str]:
 def run(job_id: str) -> int:
     workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
     store = JobStore(workspace.db_path)
-    job = store.get(job_id)
-    if job is None or job.state != "running":
-        print(f"[studio] job {job_id} is not waiting to run ({job.state if job else 'missing'})", flush=True)
-        return 2
     me = os.getpid()
-    store.transition(job_id, ("running",), pid=me, pid_started=procs.start_time(me))
+    job = store.confirm_worker(job_id, me)
+    if job is None:  # its claim was rolled back (the submitter died) or the job was claimed for another worker
+        current = store.get(job_id)
+        print(f"[studio] job {job_id} is not waiting for this worker ({current.state if current else 'missing'})",
+              flush=True)
+        return 2
     ctx = JobContext(job=job, workspace=workspace, events=events.Events(Path(job.run_dir)),
                      secrets=read_secrets(workspace.root, job_id))
     _install_signal_handler(ctx)

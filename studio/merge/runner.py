@@ -115,6 +115,10 @@ def combine_adapters(folders: list[str | Path], output: Path, weights: list[floa
                           "combine adapters of one base model only")
     from peft import PeftModel
 
+    from ..models.safety import check_adapter
+
+    for art in arts:
+        check_adapter(art.folder)
     base_name = base_model or arts[0].base_model
     progress(0.1, f"Loading {base_name} and {len(arts)} adapters")
     base, tokenizer, _ref = artifacts.load_base(base_name, "float32")

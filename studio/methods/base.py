@@ -55,7 +55,9 @@ def _save_pretrained(model: Any, folder: Path) -> None:
 def _load_peft(base_model: Any, folder: Path) -> Any:
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(base_model, folder)
+    from ..models.safety import check_adapter
+
+    return PeftModel.from_pretrained(base_model, check_adapter(folder))
 
 
 def _merge_peft(model: Any) -> Any:

@@ -41,13 +41,13 @@ def read_credentials(args) -> list[tuple[str, str]]:
     if args.auth_file:
         path = Path(args.auth_file)
         if not path.is_file():
-            raise StudioError(f"--auth-file {path}: file not found", "create it with one user:password per line")
+            raise StudioError(key="security.auth_file_missing", path=str(path))
         lines += [(f"{path}:{i}", line.strip()) for i, line in enumerate(path.read_text().splitlines(), 1)
                   if line.strip() and not line.startswith("#")]
     for where, line in lines:
         user, sep, password = line.partition(":")
         if not sep or not user or not password:
-            raise StudioError(f"{where}: expected USER:PASSWORD", "write the user name, a colon, then the password")
+            raise StudioError(key="security.bad_credentials", where=where)
         creds.append((user, password))
     return creds
 
@@ -86,6 +86,25 @@ def security_settings(args, creds: list[tuple[str, str]]) -> tuple[list[tuple[st
     return creds, None
 
 
+def gate_kwargs(creds: list[tuple[str, str]], lang: str = "en") -> dict:
+    """`launch()` arguments that put the whole app behind the login gate (see `login.py`).
+
+    With credentials, Gradio builds its FastAPI app with our middleware in front of every route and
+    with no OpenAPI/docs routes; Gradio learns the user from the same signed cookie. Without
+    credentials (loopback only) the app is open, as before, but still without the API schema routes.
+    """
+    from starlette.middleware import Middleware
+
+    from .login import LoginGate, Sessions
+
+    app_kwargs: dict = {"openapi_url": None, "docs_url": None, "redoc_url": None}
+    if not creds:
+        return {"app_kwargs": app_kwargs}
+    sessions = Sessions()
+    app_kwargs["middleware"] = [Middleware(LoginGate, check=RateLimitedAuth(creds), sessions=sessions, lang=lang)]
+    return {"app_kwargs": app_kwargs, "auth_dependency": sessions.from_request}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -107,13 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     if generated:
         print(f"Sign in as user 'studio' with password: {generated}", flush=True)
     demo.queue(default_concurrency_limit=8)
+    gate = gate_kwargs(creds, args.lang)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share,
-        auth=RateLimitedAuth(creds) if creds else None,
-        auth_message="Tune Studio" if creds else None,
         allowed_paths=[], blocked_paths=[str(Path.home() / ".ssh")], max_file_size=args.max_upload,
-        enable_monitoring=False, show_error=True, inbrowser=False, quiet=False,
-        css=_css(), theme=_theme(),
+        enable_monitoring=False, show_error=True, inbrowser=False, quiet=False, ssr_mode=False,
+        css=_css(), theme=_theme(), **gate,
     )
     return 0
 
