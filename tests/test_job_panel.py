@@ -28,9 +28,9 @@ def test_timer_ticks_only_while_the_job_runs(workspace, manager):
 
     job = manager.submit("sleep", {"steps": 30, "step_seconds": 0.1})
     out = job_panel.on_follow(studio, cfg, job.id, n_outputs=0)
-    assert out[0]["value"] == job.id and _timer(out[:-1]) is True and out[-2] is None  # running: ticks
-    assert out[-1] is None  # follow empties itself so the same id can be sent again
-    assert job_panel.on_follow(studio, cfg, None, n_outputs=3) == [gr.update()] * 4
+    assert out[0]["value"] == job.id and _timer(out[:-2]) is True and out[-3] is None  # running: ticks
+    assert out[-2] is None and out[-1] == job.id  # follow empties itself; the id goes to jobs.latest
+    assert job_panel.on_follow(studio, cfg, None, n_outputs=3) == [gr.update()] * 5
 
     manager.wait(job.id, timeout=60)
     done = job_panel.on_tick(studio, cfg, job.id)

@@ -15,12 +15,11 @@ Public API (kept small):
     panel.message   # gr.Markdown: what cancel / resume / clone did
 
 The handlers are module-level functions of plain values (tests call them directly); `build`
-binds them to the studio with functools.partial.
+binds them to the studio with `context.bind` (a partial Gradio can inspect).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -28,9 +27,11 @@ import gradio as gr
 from ..errors import StudioError
 from ..jobs.events import read_metrics, read_progress, tail_log
 from . import charts
+from .context import bind
 from .monitor import job_label, progress_html
 
 ACTIVE = ("queued", "running")
+LATEST_CHANNEL = "jobs.latest"  # the id of the job a panel last followed (started, cloned, picked elsewhere)
 TICK_SECONDS = 1.5
 DEFAULT_CURVES = {"train": ("loss", "eval_loss", "learning_rate")}
 CURVE_TITLES = {"loss": "train.loss", "eval_loss": "train.eval_loss", "learning_rate": "train.lr"}
@@ -121,11 +122,12 @@ def on_load(studio, cfg: Config):
 
 
 def on_follow(studio, cfg: Config, job_id, n_outputs: int):
-    """Another component sent a job id: pick it and start ticking if it is active. The last output
-    empties `follow` again (so the same id can be sent twice); that second call changes nothing."""
+    """Another component sent a job id: pick it and start ticking if it is active. Then `follow` is
+    emptied (so the same id can be sent twice; that second call changes nothing) and the id is
+    published on the app's `jobs.latest` channel (the Jobs page wakes up on it)."""
     if not job_id:
-        return [gr.update()] * n_outputs + [gr.update()]
-    return view(studio, cfg, job_id) + [None]
+        return [gr.update()] * (n_outputs + 2)
+    return view(studio, cfg, job_id) + [None, job_id]
 
 
 def on_focus(studio, cfg: Config):
@@ -211,11 +213,10 @@ class JobPanel:
         self.timer = gr.Timer(TICK_SECONDS, active=False)
 
         outs = self.outputs()
-        bind = functools.partial
         self.job_id.input(bind(on_pick, studio, cfg), self.job_id, outs, show_progress="hidden", queue=False)
         self.job_id.focus(bind(on_focus, studio, cfg), None, self.job_id, show_progress="hidden", queue=False)
-        self.follow.change(bind(on_follow, studio, cfg, n_outputs=len(outs)), self.follow, [*outs, self.follow],
-                           show_progress="hidden")
+        self.follow.change(bind(on_follow, studio, cfg, n_outputs=len(outs)), self.follow,
+                           [*outs, self.follow, studio.channel(LATEST_CHANNEL)], show_progress="hidden")
         self.timer.tick(bind(on_tick, studio, cfg), self.job_id, outs, show_progress="hidden",
                         concurrency_limit=4)
         gr.on(None, bind(on_load, studio, cfg), None, outs, show_progress="hidden", queue=False)
