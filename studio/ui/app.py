@@ -31,12 +31,11 @@ def build_app(workspace: Workspace, manager: JobManager | None = None, lang: str
         with gr.Row(elem_id="studio-header"):
             gr.Markdown(f"## {t('app.title')}\n{t('app.subtitle')}")
             status = gr.Markdown(elem_id="studio-status")
-        handles: dict = {}
         with gr.Tabs(elem_id="studio-tabs"):
             for name in TABS:
                 module = importlib.import_module(f"{__package__}.tabs.{name}")
                 with gr.Tab(t(f"{name}.tab"), id=name, elem_id=f"tab-{name}"):
-                    handles[name] = module.build(studio, handles)
+                    module.build(studio)
         timer = gr.Timer(3.0)
         timer.tick(lambda: _status_text(studio), outputs=status, show_progress="hidden", queue=False)
         demo.load(lambda: _status_text(studio), outputs=status, queue=False)
