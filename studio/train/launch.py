@@ -248,7 +248,12 @@ def rank_context(job_id: str, rank: int):
     from ..workspace import Workspace
 
     workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
-    job = JobStore(workspace.db_path).get(job_id)
+    if os.environ.get("STUDIO_RUN_DIR"):  # on a cluster (Slurm): the job comes from its run folder, not the db
+        from ..clusters.entry import job_from_folder
+
+        job = job_from_folder(Path(os.environ["STUDIO_RUN_DIR"]), job_id, int(os.environ.get("STUDIO_ATTEMPT", "1")))
+    else:
+        job = JobStore(workspace.db_path).get(job_id)
     if job is None:
         raise StudioError(f"job {job_id} not found", "start training through the job manager")
     return context_for(job, workspace, rank)
