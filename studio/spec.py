@@ -118,6 +118,38 @@ class ResourceSpec(Strict):
         advanced=True)
     ignore_memory_check: bool = opt(False, "Start even when the memory estimate says the run does not fit",
                                     "即使内存估算认为放不下也启动训练", advanced=True)
+    # --- multi-device and cluster fields (cluster engineer; studio/train/launch.py reads them) ---
+    devices: str = opt("", "GPU indices to train on, e.g. 0,1,3 (empty: the first num_gpus GPUs)",
+                       "用于训练的 GPU 编号，如 0,1,3（留空：前 num_gpus 张卡）", advanced=True,
+                       pattern=r"^\s*(\d+\s*(,\s*\d+\s*)*)?$")
+    processes: int = opt(0, "Training processes per machine (0: one per GPU; on a CPU: CPU processes)",
+                         "每台机器的训练进程数（0：每卡一个；CPU 上为 CPU 进程数）", ge=0, advanced=True)
+    strategy: Literal["auto", "ddp", "fsdp", "zero1", "zero2", "zero3"] = opt(
+        "auto", "How several processes share the work: ddp (a full copy each), fsdp (full shard), DeepSpeed "
+                "ZeRO stage 1/2/3 (auto: ddp, or the old deepspeed key)",
+        "多进程的分工方式：ddp（每个进程一份完整模型）、fsdp（完全切分）、DeepSpeed ZeRO 1/2/3（auto：ddp 或旧的 deepspeed 设置）",
+        advanced=True)
+    offload: Literal["none", "optimizer", "all"] = opt(
+        "none", "Move optimizer states (optimizer) or also the weights (all) to CPU memory (ZeRO, FSDP)",
+        "把优化器状态（optimizer）或连同权重（all）放到 CPU 内存（ZeRO、FSDP）", advanced=True)
+    nodes: int = opt(1, "Machines to train on (on a Ray or Slurm cluster)", "训练使用的机器数（Ray 或 Slurm 集群）",
+                     ge=1, advanced=True)
+    liger: bool = opt(False, "Liger fused kernels (CUDA, when liger-kernel is installed)",
+                      "Liger 融合算子（CUDA，且已安装 liger-kernel）", advanced=True)
+    flash_attention: bool = opt(False, "FlashAttention-2 (CUDA, when flash-attn is installed)",
+                                "FlashAttention-2（CUDA，且已安装 flash-attn）", advanced=True)
+    cluster: str = opt("", "Run on this cluster (studio cluster list; empty: this machine)",
+                       "在此集群上运行（studio cluster list；留空：本机）", advanced=True)
+
+    @model_validator(mode="after")
+    def _old_deepspeed_key(self) -> "ResourceSpec":
+        """`deepspeed: zero2|zero3` (older specs) means `strategy: zero2|zero3`; both set must agree."""
+        if self.deepspeed != "none":
+            if self.strategy not in ("auto", self.deepspeed):
+                raise ValueError(f"resources.deepspeed={self.deepspeed} and resources.strategy={self.strategy} "
+                                 f"disagree; keep only strategy (deepspeed is its older name)")
+            object.__setattr__(self, "strategy", self.deepspeed)
+        return self
 
 
 class RunSpec(Strict):

@@ -76,7 +76,7 @@ def test_accelerate_reads_the_generated_config(tmp_path, identity_data):
 def test_deepspeed_needs_gpus(tmp_path, identity_data):
     raw = tiny_spec(identity_data)
     raw["resources"] = {"device": "cpu", "num_gpus": 2, "deepspeed": "zero2"}
-    with pytest.raises(StudioError, match="deepspeed needs CUDA"):
+    with pytest.raises(StudioError, match="over CUDA GPUs"):
         launch.write_configs(build_spec(raw), tmp_path)
 
 

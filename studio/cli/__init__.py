@@ -13,7 +13,8 @@ import sys
 
 from ..errors import StudioError
 
-COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "export", "tensorboard"]
+COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "export", "tensorboard",
+            "cluster"]
 
 
 def _parser() -> argparse.ArgumentParser:

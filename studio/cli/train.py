@@ -12,6 +12,7 @@ def register(sub) -> None:
                                    "stage, r, ...) or dotted paths (training.max_steps).")
     add_run_arguments(p)
     p.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    p.add_argument("--cluster", help="run on this cluster (see `studio cluster list`)")
     p.set_defaults(func=run)
 
 
@@ -79,8 +80,13 @@ def run(args) -> int:
 
     ws = workspace_from(args)
     raw, source = build_raw(args, ws.root)
+    cluster = [f"resources.cluster={args.cluster}"] if getattr(args, "cluster", None) else []
+    if cluster:
+        from ..clusters import registry
+
+        registry.get(ws.root, args.cluster)  # an unknown name is an error now, not a failed job later
     notes: list[str] = []
-    spec = build_spec(raw, args.overrides, source=source, notes=notes)
+    spec = build_spec(raw, [*args.overrides, *cluster], source=source, notes=notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     manager = JobManager(ws)

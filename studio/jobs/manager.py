@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..atomic import write_yaml
+from ..clusters import remote  # cluster hook: jobs whose spec names a cluster run there (studio/clusters)
 from ..errors import StudioError
 from ..workspace import Workspace
 from . import events, kinds, procs
@@ -51,6 +52,7 @@ class JobManager:
         folder.mkdir(parents=True, exist_ok=True)
         write_yaml(folder / "job.yaml", {"id": job_id, "kind": kind, "spec": spec})
         now = time.time()
+        pool = pool or remote.pool_for(spec)  # cluster hook: a cluster's jobs queue apart from local compute
         job = Job(id=job_id, kind=kind, spec=spec, state="queued", pool=pool or info.pool, run_dir=str(folder),
                   created_at=now, updated_at=now, key=key, title=title or kind,
                   owner=owner or _current_user())
@@ -89,11 +91,16 @@ class JobManager:
             while self.store.claim_and_spawn(pool, self.limits.get(pool, 1), self._spawn) is not None:
                 pass
 
-    def _spawn(self, job: Job) -> tuple[int, float | None]:
+    def _spawn(self, job: Job) -> tuple[int | None, float | None]:
+        if remote.target(job):  # cluster hook: submitted to its cluster, no local worker pid
+            remote.spawn(self, job)
+            return None, None
         return procs.spawn_worker(job.id, Path(job.run_dir), self.workspace.root)
 
     def _reconcile(self, job: Job) -> Job:
         """Make a 'running' record tell the truth about its worker."""
+        if remote.target(job):  # cluster hook
+            return remote.reconcile(self, job)
         if job.pid is None:  # only records from before claims and spawns were one transaction
             if job.started_at and time.time() - job.started_at > START_TIMEOUT:
                 self.store.transition(job.id, ("running",), state="queued", started_at=None,
@@ -138,6 +145,8 @@ class JobManager:
         if job.state != "running":
             return job
         self.store.transition(job.id, ("running",), cancel_requested_at=time.time())
+        if remote.target(job):  # cluster hook
+            remote.cancel(self, job)
         if job.pid:
             if wait:
                 procs.kill_group(job.pid, self.grace)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+\nfrom ..errors import StudioError
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -204,9 +205,10 @@ class JobStore:
             job = self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
             try:
                 pid, started = spawn(job)
-            except OSError as exc:
+            except (OSError, StudioError) as exc:  # a StudioError: a cluster refused the submission
+                error = exc.one_line() if isinstance(exc, StudioError) else f"could not start the worker process: {exc}"
                 db.execute("UPDATE jobs SET state = 'failed', ended_at = ?, error = ? WHERE id = ?",
-                           (time.time(), f"could not start the worker process: {exc}", job.id))
+                           (time.time(), error, job.id))
                 return self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone())
             db.execute("UPDATE jobs SET pid = ?, pid_started = ? WHERE id = ?", (pid, started, job.id))
             return self._row(db.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone())

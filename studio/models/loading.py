@@ -113,7 +113,7 @@ def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_re
     }
     kwargs.update(extra)
     if device == "cuda" and "device_map" not in kwargs:
-        kwargs["device_map"] = {"": 0}
+        kwargs.update(distributed_placement(kwargs))
     if kind == "sequence_classification":
         kwargs.setdefault("num_labels", 1)  # one reward score per sequence
     try:
@@ -127,6 +127,27 @@ def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_re
         # the score is read at the last non-pad token, so the model must know the pad id
         model.config.pad_token_id = _pad_id(ref, trust_remote_code)
     return model
+
+
+def distributed_placement(kwargs: dict) -> dict:
+    """Where a training process puts the weights on CUDA: its own GPU (LOCAL_RANK, set by accelerate,
+    torchrun and Ray Train), never GPU 0 for every rank. Sharding engines place weights themselves:
+    ZeRO-3 partitions them while they load (zero.Init, active once launch.py set the DeepSpeed config),
+    and FSDP loads on the CPU (rank 0) and shards on wrap; 4-bit weights under FSDP are stored in the
+    compute dtype so FSDP can shard them (peft's QLoRA + FSDP recipe)."""
+    import os
+
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true"):
+        quant = kwargs.get("quantization_config")
+        if quant is not None and getattr(quant, "load_in_4bit", False):
+            quant.bnb_4bit_quant_storage = quant.bnb_4bit_compute_dtype
+            return {"dtype": quant.bnb_4bit_compute_dtype}
+        return {}
+    if is_deepspeed_zero3_enabled():
+        return {}
+    return {"device_map": {"": int(os.environ.get("LOCAL_RANK", "0"))}}
 
 
 def _pad_id(ref: ModelRef, trust_remote_code: bool) -> int:

@@ -33,10 +33,53 @@ ACCELERATE_FILE = "accelerate_config.yaml"
 DEEPSPEED_FILE = "deepspeed_config.json"
 RESULT_FILE = "launch_result.json"
 RANKS_DIR = "ranks"
+DEVICES_DIR = "devices"
+RAY_ENV = "STUDIO_ON_RAY"  # set by studio.clusters.entry: this worker runs as a Ray job
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How many processes, on which devices, sharing the work how: read from `resources` once."""
+    processes: int  # per machine
+    nodes: int
+    strategy: str  # ddp | fsdp | zero1 | zero2 | zero3
+    offload: str  # none | optimizer | all
+    devices: tuple[int, ...]  # GPU indices ((): all visible / the first `processes`)
+    cpu: bool
+
+    @property
+    def world(self) -> int:
+        return self.processes * self.nodes
+
+    @property
+    def zero(self) -> int:
+        return int(self.strategy[-1]) if self.strategy.startswith("zero") else 0
+
+
+def plan(spec) -> Plan:
+    """The launch plan, with every contradiction in `resources` reported before anything starts."""
+    r = spec.resources
+    devices = tuple(int(d) for d in r.devices.replace(" ", "").split(",") if d)
+    if len(set(devices)) != len(devices):
+        raise StudioError(key="resources.devices_repeat", devices=r.devices)
+    processes = r.processes or len(devices) or r.num_gpus
+    cpu = r.device == "cpu"
+    if devices and not cpu and processes != len(devices):
+        raise StudioError(key="resources.devices_processes", devices=r.devices, count=len(devices),
+                          processes=processes)
+    strategy = "ddp" if r.strategy == "auto" else r.strategy
+    if cpu and strategy != "ddp":
+        raise StudioError(key="resources.needs_cuda", strategy=strategy)
+    if r.offload != "none" and strategy == "ddp":
+        raise StudioError(key="resources.offload_needs_sharding", offload=r.offload)
+    if r.offload == "all" and strategy in ("zero1", "zero2"):
+        raise StudioError(key="resources.param_offload_zero3", strategy=strategy)
+    return Plan(processes=processes, nodes=r.nodes, strategy=strategy, offload=r.offload, devices=devices, cpu=cpu)
 
 
 def uses_launcher(spec) -> bool:
-    return spec.resources.num_gpus > 1 or spec.resources.launcher == "accelerate"
+    p = plan(spec)
+    return p.world > 1 or p.strategy != "ddp" or spec.resources.launcher == "accelerate"
 
 
 def _mixed_precision(spec) -> str:
@@ -47,18 +90,21 @@ def _mixed_precision(spec) -> str:
 
 
 def deepspeed_config(spec) -> dict:
-    """A ZeRO-2/3 config with the run's own numbers (no "auto" left for anyone to guess)."""
-    t, n = spec.training, spec.resources.num_gpus
-    stage = {"zero2": 2, "zero3": 3}[spec.resources.deepspeed]
+    """A ZeRO-1/2/3 config with the run's own numbers (no "auto" left for anyone to guess)."""
+    t, p = spec.training, plan(spec)
     precision = _mixed_precision(spec)
-    zero: dict = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True}
-    if stage == 3:
+    zero: dict = {"stage": p.zero, "overlap_comm": True, "contiguous_gradients": True}
+    if p.offload in ("optimizer", "all"):
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+    if p.offload == "all":
+        zero["offload_param"] = {"device": "cpu", "pin_memory": True}
+    if p.zero == 3:
         # whole 16-bit weights gathered on rank 0 when the model is saved
         zero["stage3_gather_16bit_weights_on_model_save"] = True
     return {
         "train_micro_batch_size_per_gpu": t.batch_size,
         "gradient_accumulation_steps": t.grad_accum,
-        "train_batch_size": t.batch_size * t.grad_accum * n,
+        "train_batch_size": t.batch_size * t.grad_accum * p.world,
         "gradient_clipping": t.max_grad_norm,
         "bf16": {"enabled": precision == "bf16"},
         "fp16": {"enabled": precision == "fp16"},
@@ -68,34 +114,57 @@ def deepspeed_config(spec) -> dict:
     }
 
 
+def fsdp_config(spec) -> dict:
+    """Full sharding through accelerate, as peft documents it for LoRA and QLoRA: one FSDP unit per
+    decoder layer, weights loaded once on rank 0 and broadcast (cpu_ram_efficient_loading), optional
+    CPU offload of the sharded weights. use_orig_params keeps the model's own parameters (frozen base and
+    trainable adapter in the same unit), which the adapter is saved from."""
+    return {
+        "fsdp_version": 1,
+        "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+        "fsdp_backward_prefetch": "BACKWARD_PRE",
+        "fsdp_cpu_ram_efficient_loading": True,
+        "fsdp_forward_prefetch": False,
+        "fsdp_offload_params": plan(spec).offload != "none",
+        "fsdp_sharding_strategy": "FULL_SHARD",
+        "fsdp_state_dict_type": "SHARDED_STATE_DICT",
+        "fsdp_sync_module_states": True,
+        "fsdp_use_orig_params": True,
+        "fsdp_activation_checkpointing": False,
+    }
+
+
 def accelerate_config(spec, deepspeed_file: Path | None) -> dict:
-    r = spec.resources
-    cpu = r.device == "cpu"
+    p = plan(spec)
     if deepspeed_file is not None:
         kind = "DEEPSPEED"
-    elif r.num_gpus > 1:
-        kind = "MULTI_CPU" if cpu else "MULTI_GPU"
+    elif p.strategy == "fsdp":
+        kind = "FSDP"
+    elif p.world > 1:
+        kind = "MULTI_CPU" if p.cpu else "MULTI_GPU"
     else:
         kind = "NO"
     config = {
         "compute_environment": "LOCAL_MACHINE",
         "distributed_type": kind,
-        "num_processes": r.num_gpus,
-        "num_machines": 1,
+        "num_processes": p.world,
+        "num_machines": p.nodes,
         "machine_rank": 0,
         "main_training_function": "main",
         "mixed_precision": _mixed_precision(spec),
-        "use_cpu": cpu,
+        "use_cpu": p.cpu,
         "main_process_port": 0,  # a free port, so two runs never collide
-        "rdzv_backend": "static",
+        "rdzv_backend": "static" if p.nodes == 1 else "c10d",
         "same_network": True,
         "downcast_bf16": "no",
     }
-    if not cpu:
-        config["gpu_ids"] = "all"
+    if not p.cpu:
+        config["gpu_ids"] = ",".join(map(str, p.devices)) if p.devices else "all"
     if deepspeed_file is not None:
         config["deepspeed_config"] = {"deepspeed_config_file": str(deepspeed_file),
-                                      "zero3_init_flag": spec.resources.deepspeed == "zero3"}
+                                      "zero3_init_flag": p.zero == 3}
+    if kind == "FSDP":
+        config["fsdp_config"] = fsdp_config(spec)
     return config
 
 
@@ -104,9 +173,7 @@ def write_configs(spec, run_dir: Path) -> dict[str, Path]:
     run_dir = Path(run_dir)
     files: dict[str, Path] = {}
     ds_path = None
-    if spec.resources.deepspeed != "none":
-        if spec.resources.device == "cpu":
-            raise StudioError("resources.deepspeed needs CUDA GPUs", "set resources.deepspeed: none on a CPU")
+    if plan(spec).zero:
         ds_path = write_json(run_dir / DEEPSPEED_FILE, deepspeed_config(spec))
         files["deepspeed"] = ds_path
     files["accelerate"] = write_yaml(run_dir / ACCELERATE_FILE, accelerate_config(spec, ds_path))
@@ -117,10 +184,21 @@ def command(spec, config_file: Path, job_id: str) -> list[str]:
     """accelerate launch; several CPU processes go straight to torch.distributed.run (what accelerate
     runs for several GPUs: its own CPU path expects an MPI launcher), e.g. to test DDP without GPUs."""
     entry = ["-m", "studio.train.launch", job_id]
-    if spec.resources.device == "cpu" and spec.resources.num_gpus > 1:
+    p = plan(spec)
+    if p.cpu and p.processes > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc-per-node={spec.resources.num_gpus}", *entry]
+                f"--nproc-per-node={p.processes}", *entry]
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file), *entry]
+
+
+def child_env(spec) -> dict:
+    """The launch's environment: only the chosen GPUs are visible to it (accelerate's gpu_ids does the
+    same; torch.distributed.run does not read it)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    devices = plan(spec).devices
+    if devices and spec.resources.device != "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
+    return env
 
 
 # ------------------------------------------------------------------------- the worker's side
@@ -131,10 +209,17 @@ def launch(spec, ctx) -> dict:
     files = write_configs(spec, run_dir)
     result_path = run_dir / RESULT_FILE
     result_path.unlink(missing_ok=True)
+    if os.environ.get(RAY_ENV):  # inside a Ray job: Ray Train starts the processes (studio.clusters.ray_train)
+        from ..clusters.ray_train import launch_on_ray
+
+        return launch_on_ray(spec, ctx)
     cmd = command(spec, files["accelerate"], ctx.job.id)
-    ctx.events.log(f"launching {spec.resources.num_gpus} training process(es): accelerate launch "
+    p = plan(spec)
+    ctx.events.log(f"launching {p.world} training process(es), {p.strategy}"
+                   f"{', offload ' + p.offload if p.offload != 'none' else ''}: "
+                   f"{'torch.distributed.run' if p.cpu and p.processes > 1 else 'accelerate launch'} "
                    f"--config_file {files['accelerate'].name}")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = child_env(spec)
     ctx.cooperative = True  # a SIGTERM reaches the ranks too (same process group): wait for them to stop
     proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdin=subprocess.DEVNULL)
     while proc.poll() is None:
@@ -158,18 +243,29 @@ def _rank() -> int:
 
 
 def rank_context(job_id: str, rank: int):
-    """The JobContext a rank trains with: the real run folder for rank 0, a private one otherwise."""
+    """The JobContext a rank trains with, its job read from the job store."""
+    from ..jobs.store import JobStore
+    from ..workspace import Workspace
+
+    workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
+    if os.environ.get("STUDIO_RUN_DIR"):  # on a cluster (Slurm): the job comes from its run folder, not the db
+        from ..clusters.entry import job_from_folder
+
+        job = job_from_folder(Path(os.environ["STUDIO_RUN_DIR"]), job_id, int(os.environ.get("STUDIO_ATTEMPT", "1")))
+    else:
+        job = JobStore(workspace.db_path).get(job_id)
+    if job is None:
+        raise StudioError(f"job {job_id} not found", "start training through the job manager")
+    return context_for(job, workspace, rank)
+
+
+def context_for(job, workspace, rank: int):
+    """The real run folder for rank 0, a private one otherwise (its `checkpoints` links to the shared one)."""
     from ..jobs.context import JobContext
     from ..jobs.events import Events
     from ..jobs.secrets import read_secrets
-    from ..jobs.store import JobStore
-    from ..workspace import Workspace
     from .runner import CHECKPOINTS
 
-    workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
-    job = JobStore(workspace.db_path).get(job_id)
-    if job is None:
-        raise StudioError(f"job {job_id} not found", "start training through the job manager")
     if rank != 0:
         own = Path(job.run_dir) / RANKS_DIR / f"rank-{rank}"
         own.mkdir(parents=True, exist_ok=True)
@@ -180,12 +276,18 @@ def rank_context(job_id: str, rank: int):
             link.symlink_to(os.path.relpath(shared, own))
         job = dataclasses.replace(job, run_dir=str(own))
     return JobContext(job=job, workspace=workspace, events=Events(Path(job.run_dir)),
-                      secrets=read_secrets(workspace.root, job_id))
+                      secrets=read_secrets(workspace.root, job.id))
+
+
+def _add_callback(callback) -> None:
+    """Every Trainer this rank builds gets `callback` (the recipe builds its trainer itself)."""
+    import transformers.trainer as hf_trainer
+
+    hf_trainer.DEFAULT_CALLBACKS = [*hf_trainer.DEFAULT_CALLBACKS, callback]
 
 
 def _gather_zero3_on_train_end() -> None:
     """Under ZeRO-3 each rank holds a slice of every weight: gather them before the adapter is saved."""
-    import transformers.trainer as hf_trainer
     from transformers import TrainerCallback
 
     class GatherZero3(TrainerCallback):
@@ -198,20 +300,82 @@ def _gather_zero3_on_train_end() -> None:
             for p in params:
                 p.data = full[id(p)]
 
-    hf_trainer.DEFAULT_CALLBACKS = [*hf_trainer.DEFAULT_CALLBACKS, GatherZero3]
+    _add_callback(GatherZero3)
 
 
-def rank_main(job_id: str) -> int:
-    from ..jobs.worker import _install_signal_handler
-    from ..spec import build_spec
+def _gather_fsdp_on_train_end() -> None:
+    """Under FSDP the model's own parameters (use_orig_params) are shards: gather them whole before the
+    adapter is saved, the same way as under ZeRO-3."""
+    from transformers import TrainerCallback
+
+    class GatherFSDP(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            wrapped = kwargs.get("trainer_model") or model
+            roots = [m for m in wrapped.modules() if isinstance(m, FSDP)] if wrapped is not None else []
+            if not roots:
+                return
+            with FSDP.summon_full_params(roots[0], writeback=False, offload_to_cpu=True):
+                full = {id(p): p.detach().clone() for p in model.parameters()}
+            for p in model.parameters():
+                p.data = full[id(p)]
+
+    _add_callback(GatherFSDP)
+
+
+_DS_CONFIG_ALIVE: list = []  # transformers holds the DeepSpeed config by weak reference
+
+
+def _zero3_init() -> None:
+    """Make from_pretrained build the model partitioned (zero.Init): transformers only does so once a
+    DeepSpeed ZeRO-3 config is registered, which TrainingArguments would do, but only after the recipe
+    has loaded the model. Register the launch's config (accelerate passes it in the environment) first."""
+    from accelerate.utils import DeepSpeedPlugin
+
+    plugin = DeepSpeedPlugin()  # reads ACCELERATE_DEEPSPEED_CONFIG_FILE / ZERO3_INIT from accelerate launch
+    plugin.set_deepspeed_weakref()
+    _DS_CONFIG_ALIVE.append(plugin)
+
+
+def _report_device(run_dir: Path, rank: int) -> None:
+    """Which device this rank computes on, in devices/rank-N.json (bench/gpu_check.sh asserts on it)."""
+    import torch
+    from transformers import TrainerCallback
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+
+    class ReportDevice(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            params = [p for p in model.parameters() if p.numel() > 0] if model is not None else []
+            write_json(run_dir / DEVICES_DIR / f"rank-{rank}.json", {
+                "rank": rank, "local_rank": local, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                "cuda_current_device": torch.cuda.current_device() if torch.cuda.is_available() else None,
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "param_device": str(params[0].device) if params else None,
+                "args_device": str(args.device)})
+
+    _add_callback(ReportDevice)
+
+
+def prepare_rank(spec, run_dir: Path, rank: int) -> None:
+    """What a rank needs before the recipe loads the model, for the run's strategy."""
+    strategy = plan(spec).strategy
+    _report_device(Path(run_dir), rank)
+    if strategy == "zero3":
+        _zero3_init()
+        _gather_zero3_on_train_end()
+    elif strategy == "fsdp":
+        _gather_fsdp_on_train_end()
+
+
+def run_rank(spec, ctx, rank: int, shared_run_dir: Path) -> tuple[dict, int]:
+    """Train as one rank; returns (what rank 0 reports in launch_result.json, exit code)."""
     from .runner import train
 
-    rank = _rank()
-    ctx = rank_context(job_id, rank)
-    _install_signal_handler(ctx)
-    spec = build_spec(ctx.spec, source=f"job {job_id}")
-    if spec.resources.deepspeed == "zero3" and spec.resources.num_gpus > 1:
-        _gather_zero3_on_train_end()
+    prepare_rank(spec, shared_run_dir, rank)
     result: dict = {}
     code = 0
     try:
@@ -230,8 +394,20 @@ def rank_main(job_id: str) -> int:
     if ctx.cancel_requested:
         result["cancelled"] = True
     if rank == 0:
-        write_json(Path(ctx.job.run_dir) / RESULT_FILE, result)
-    return code
+        write_json(Path(shared_run_dir) / RESULT_FILE, result)
+    return result, code
+
+
+def rank_main(job_id: str) -> int:
+    from ..jobs.worker import _install_signal_handler
+    from ..spec import build_spec
+
+    rank = _rank()
+    ctx = rank_context(job_id, rank)
+    _install_signal_handler(ctx)
+    spec = build_spec(ctx.spec, source=f"job {job_id}")
+    shared = Path(ctx.job.run_dir).parents[1] if rank else Path(ctx.job.run_dir)
+    return run_rank(spec, ctx, rank, shared)[1]
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def train(spec: RunSpec, ctx) -> dict:
     from ..stages import TrainContext
     from transformers import set_seed
     from .args import training_args
+    from . import kernels
     from .callbacks import JobCallback
 
     run_dir = ctx.run_dir
@@ -93,7 +94,9 @@ def train(spec: RunSpec, ctx) -> dict:
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
     set_seed(spec.training.seed)  # new weights (LoRA matrices, a reward model's score head) start the same every run
     model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
-                       kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device))
+                       kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device),
+                       **kernels.attention_kwargs(spec, device, events.log))  # fused kernels: kernels.py
+    model = kernels.apply_liger(model, spec, device, events.log)
     model = method.wrap(model, spec.method_config())
     model = ensure_head_trainable(model, method.name)  # a reward model's new score head must train
     params = count_parameters(model)

@@ -1,0 +1,124 @@
+"""A studio job's worker on a cluster: `python -m studio.clusters.entry JOB_ID ATTEMPT`, in its run folder.
+
+The same job function a local worker runs (`studio.jobs.kinds`), with the job read from the run folder
+(`job.yaml`) instead of the job database, which belongs to the studio: the cluster never writes it.
+The outcome goes to `exit.json` for the studio's reconcile, exactly as a local worker records it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import yaml
+
+from ..atomic import write_json
+from ..errors import JobCancelled, StudioError
+
+
+def job_from_folder(run_dir: Path, job_id: str, attempt: int):
+    """The job record as far as a worker needs it, from the run folder the manager wrote."""
+    from ..jobs.store import Job
+
+    data = yaml.safe_load((run_dir / "job.yaml").read_text(encoding="utf-8")) or {}
+    if data.get("id") != job_id:
+        raise StudioError(key="cluster.wrong_folder", folder=str(run_dir), job=job_id)
+    now = time.time()
+    return Job(id=job_id, kind=data["kind"], spec=data.get("spec") or {}, state="running", pool="cluster",
+               run_dir=str(run_dir), created_at=now, updated_at=now, started_at=now, attempts=attempt)
+
+
+def run(job_id: str, attempt: int, run_dir: Path) -> int:
+    from ..jobs import events, kinds
+    from ..jobs.context import JobContext
+    from ..jobs.secrets import read_secrets
+    from ..jobs.worker import _install_signal_handler, _missing_artifacts
+    from ..workspace import Workspace
+
+    workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
+    job = job_from_folder(run_dir, job_id, attempt)
+    ctx = JobContext(job=job, workspace=workspace, events=events.Events(run_dir),
+                     secrets=read_secrets(workspace.root, job_id))
+    _install_signal_handler(ctx)
+    print(f"[studio] job {job_id} ({job.kind}) attempt {attempt} started on {os.uname().nodename}, "
+          f"pid {os.getpid()}", flush=True)
+    state, code, error, artifacts = "failed", 1, None, {}
+    try:
+        artifacts = kinds.get(job.kind).function()(ctx) or {}
+        missing = _missing_artifacts(artifacts)
+        if ctx.cancel_requested:
+            state, code, error = "cancelled", 0, "cancelled"
+        elif missing:
+            error = f"finished but its outputs are missing: {', '.join(missing)}"
+        else:
+            state, code = "succeeded", 0
+    except JobCancelled:
+        state, code, error = "cancelled", 0, "cancelled"
+    except StudioError as exc:
+        error = exc.one_line()
+        print(f"[studio] error: {error}", flush=True)
+    except BaseException as exc:  # noqa: BLE001 - everything must end in a recorded state
+        traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ctx.events.flush()
+    write_json(run_dir / events.EXIT, {"state": state, "exit_code": code, "error": error, "artifacts": artifacts,
+                                       "ended_at": time.time(), "attempt": attempt})
+    print(f"[studio] job {job_id} {state}" + (f": {error}" if error and state != "succeeded" else ""), flush=True)
+    return 0 if state in ("succeeded", "cancelled") else 1
+
+
+def collect(job_id: str, attempt: int, run_dir: Path, launch_code: int) -> int:
+    """After `srun accelerate launch` (Slurm): rank 0's launch_result.json becomes the job's exit.json."""
+    from ..jobs import events
+    from ..jobs.worker import _missing_artifacts
+    from ..train.launch import RESULT_FILE
+
+    try:
+        result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        result = {}
+    artifacts = result.get("artifacts") or {}
+    missing = _missing_artifacts(artifacts)
+    if result.get("cancelled"):
+        state, error = "cancelled", "cancelled"
+    elif result.get("error"):
+        state, error = "failed", result["error"]
+    elif "artifacts" not in result or launch_code != 0:
+        state, error = "failed", f"the training processes failed (exit code {launch_code}); see worker.log"
+    elif missing:
+        state, error = "failed", f"finished but its outputs are missing: {', '.join(missing)}"
+    else:
+        state, error = "succeeded", None
+    write_json(run_dir / events.EXIT, {"state": state, "exit_code": 0 if state == "succeeded" else 1,
+                                       "error": error, "artifacts": artifacts, "ended_at": time.time(),
+                                       "attempt": attempt})
+    print(f"[studio] job {job_id} {state}" + (f": {error}" if error else ""), flush=True)
+    return 0 if state == "succeeded" else 1
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if len(args) not in (2, 4) or not args[1].isdigit() or (len(args) == 4 and args[2] != "--collect"):
+        print("usage: python -m studio.clusters.entry JOB_ID ATTEMPT [--collect LAUNCH_EXIT_CODE] "
+              "(in the job's run folder)", file=sys.stderr)
+        sys.exit(2)
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    if len(args) == 4:
+        code = collect(args[0], int(args[1]), Path.cwd(), int(args[3]))
+    else:
+        code = run(args[0], int(args[1]), Path.cwd())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
