@@ -195,7 +195,7 @@ def _validated(config: type[BaseModel], args: dict, where: str) -> BaseModel:
     try:
         return config.model_validate(args)
     except ValidationError as exc:
-        raise StudioError(_first_error(exc, prefix=where, model=config)) from None
+        raise StudioError(first_error(exc, prefix=where, model=config)) from None
 
 
 # ---------------------------------------------------------------- building specs from YAML / --set
@@ -353,7 +353,30 @@ def build_spec(raw: dict | None, overrides: list[str] | tuple[str, ...] = (), so
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise StudioError(f"{source}: {_first_error(exc, model=RunSpec)}") from None
+        raise StudioError(f"{source}: {first_error(exc, model=RunSpec)}") from None
+
+
+def build_typed(model: type[BaseModel], raw: dict | None, overrides: list[str] | tuple[str, ...] = (),
+                source: str = "spec", command: str = "train") -> BaseModel:
+    """A job spec of any kind (merge, serve, eval, generate) from a raw mapping plus `--set` overrides.
+
+    The same rules and messages as `build_spec`: bare leaf names or dotted paths in --set, unknown keys
+    refused with the closest valid one.
+    """
+    raw = copy.deepcopy(raw or {})
+    if not isinstance(raw, dict):
+        raise StudioError(key="spec.not_a_mapping", source=source)
+    for item in overrides:
+        apply_override(raw, item, model=model, command=command)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise StudioError(key="spec.invalid", source=source, problem=first_error(exc, model=model)) from None
+
+
+def spec_yaml(spec: BaseModel) -> str:
+    """A typed spec as the YAML the CLI accepts (what the UI shows before a job starts)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -378,7 +401,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     return build_spec(load_yaml(path), overrides, source=str(path))
 
 
-def _first_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+def first_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     where = ".".join(([prefix] if prefix else []) + loc)

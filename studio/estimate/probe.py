@@ -247,22 +247,10 @@ def _decoder_layers(model) -> list:
 
 
 def dtypes(spec, device: str):
-    """(dtype the weights load in, dtype the step computes in) for this spec on this device."""
+    """(dtype the weights load in, dtype the step computes in): the run's own decision (train.precision)."""
     import torch
 
-    names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if spec.model.dtype != "auto":
-        load = names[spec.model.dtype]
-    else:
-        load = torch.bfloat16 if device == "cuda" else torch.float32
-    from ..train.args import cpu_has_bf16
+    from ..train.precision import plan
 
-    precision = spec.training.precision
-    if precision == "bf16" or (precision == "auto" and (device == "cuda" or cpu_has_bf16())):
-        act = torch.bfloat16
-    elif precision == "fp16":
-        act = torch.float16
-    else:
-        act = load
-    return load, act
-
+    load, act = plan(spec, device)
+    return getattr(torch, load), getattr(torch, act)

@@ -93,7 +93,9 @@ def train(spec: RunSpec, ctx) -> dict:
 
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
     set_seed(spec.training.seed)  # new weights (LoRA matrices, a reward model's score head) start the same every run
-    model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
+    from .precision import plan  # dtype auto: fp32 master weights where the method updates the base on a GPU
+
+    model = load_model(ref, plan(spec, device)[0], device, spec.model.trust_remote_code, spec.model.allow_pickle,
                        kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device),
                        **kernels.attention_kwargs(spec, device, events.log))  # fused kernels: kernels.py
     model = kernels.apply_liger(model, spec, device, events.log)
