@@ -49,12 +49,13 @@ class JobManager:
         job_id = new_job_id(kind)
         folder = Path(run_dir) if run_dir else self.workspace.jobs / job_id
         folder.mkdir(parents=True, exist_ok=True)
-        write_yaml(folder / "job.yaml", {"id": job_id, "kind": kind, "spec": spec})
         now = time.time()
         job = Job(id=job_id, kind=kind, spec=spec, state="queued", pool=pool or info.pool, run_dir=str(folder),
                   created_at=now, updated_at=now, key=key, title=title or kind,
                   owner=owner or _current_user())
-        job = self.store.insert(job)
+        job = self.store.insert(job)  # first the record: a folder with files in it always has its job
+        if job.id == job_id:
+            write_yaml(folder / "job.yaml", {"id": job_id, "kind": kind, "spec": spec})
         if secrets:
             store_secrets(self.workspace.root, job.id, secrets)
         if start:
