@@ -60,6 +60,7 @@ class JobManager:
             store_secrets(self.workspace.root, job.id, secrets)
         if start:
             self.tick()
+        _invalidate(self)
         return self.store.get(job.id) or job
 
     # ------------------------------------------------------------------ reading (always reconciled)
@@ -76,6 +77,12 @@ class JobManager:
         for job in self.store.list(states=("running",)):
             self._reconcile(job)
         return self.store.list(limit=limit, kind=kind)
+
+    def snapshot(self, max_age: float = 2.0):
+        """The cached, shared view of the queue for pollers (status bar, job panels): see `snapshot.py`."""
+        from .snapshot import snapshot
+
+        return snapshot(self, max_age)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -125,6 +132,12 @@ class JobManager:
     # ------------------------------------------------------------------ commands
 
     def cancel(self, job_id: str, wait: bool = False) -> Job:
+        try:
+            return self._cancel(job_id, wait)
+        finally:
+            _invalidate(self)
+
+    def _cancel(self, job_id: str, wait: bool) -> Job:
         job = self.get(job_id)
         if job.state == "queued":
             if self.store.transition(job.id, ("queued",), state="cancelled", ended_at=time.time(),
@@ -160,6 +173,7 @@ class JobManager:
         self.store.transition(job.id, (job.state,), state="queued", cancel_requested_at=None, error=None,
                               ended_at=None)
         self.tick()
+        _invalidate(self)
         return self.get(job.id)
 
     def wait(self, job_id: str, poll: float = 0.5, on_update: Callable[[Job], None] | None = None,
@@ -176,6 +190,12 @@ class JobManager:
             if deadline and time.time() > deadline:
                 return job
             time.sleep(poll)
+
+
+def _invalidate(manager: JobManager) -> None:
+    from .snapshot import invalidate
+
+    invalidate(manager)
 
 
 def _current_user() -> str:
