@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from .errors import StudioError
 ENV_WORKSPACE = "STUDIO_WORKSPACE"
 ENV_CACHE = "STUDIO_CACHE"
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DOTS = re.compile(r"\.{2,}")
+_DASHES = re.compile(r"-{2,}")
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes per name; CJK letters take 3 bytes each in UTF-8
+STALE_EMPTY_RUN_S = 60.0  # an empty run folder this old was left by a submission that died half-way
 
 
 def default_root() -> Path:
@@ -35,13 +39,27 @@ def cache_root() -> Path:
     return Path(base) / "tune-studio"
 
 
+def _keep(ch: str) -> bool:
+    """Letters, digits and combining marks of any script, and '-', '_', '.'; never a separator or control."""
+    return ch in "-_." or unicodedata.category(ch)[0] in "LNM"
+
+
 def safe_name(name: str, what: str = "name") -> str:
-    """Turn a user-typed name into one safe as a single path component."""
-    cleaned = _SAFE.sub("-", (name or "").strip()).strip("-.")
+    """Turn a user-typed name (in any script: 中文运行, Ünïcode, русский) into one safe path component.
+
+    NFC-normalised; path separators, control characters, spaces and punctuation become '-'; runs of
+    dots collapse (no '..'); leading and trailing dots and dashes go. The result can never leave the
+    folder it is joined to.
+    """
+    text = unicodedata.normalize("NFC", (name or "").strip())
+    cleaned = "".join(ch if _keep(ch) else "-" for ch in text)
+    cleaned = _DASHES.sub("-", _DOTS.sub(".", cleaned)).strip("-.")
+    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
+        cleaned = cleaned[:-1]
+    cleaned = cleaned.rstrip("-.")
     if not cleaned:
-        raise StudioError(f"The {what} {name!r} is empty or has no usable characters",
-                          "use letters, digits, '-', '_' or '.'")
-    return cleaned[:80]
+        raise StudioError(key="security.unusable_name", what=what, name=repr(name))
+    return cleaned
 
 
 def timestamp_name(prefix: str) -> str:
@@ -60,8 +78,7 @@ class Workspace:
             for sub in ("datasets", "runs", "merged", "jobs", "exports", "uploads"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StudioError(f"Cannot use workspace folder {path}: {exc.strerror}",
-                              "pass --workspace DIR with a folder you can write to") from exc
+            raise StudioError(key="security.workspace_unusable", path=str(path), reason=exc.strerror) from exc
         return cls(path)
 
     @property
@@ -99,17 +116,38 @@ class Workspace:
             resolved = self.root / resolved
         resolved = resolved.resolve()
         if resolved != self.root and self.root not in resolved.parents:
-            raise StudioError(f"{path} is outside the workspace {self.root}",
-                              "only files inside the workspace can be used here")
+            raise StudioError(key="security.outside_workspace", path=str(path), root=str(self.root))
         return resolved
 
     def new_run_dir(self, name: str | None, prefix: str) -> Path:
-        """A fresh, unique folder under runs/ (never reuses an existing run's folder)."""
+        """A fresh, unique folder under runs/ (never another run's folder).
+
+        An *empty* folder of that name older than a minute was left by a submission that died between
+        making it and recording its job: it is taken over (rmdir, then mkdir: both atomic, so two
+        submitters never get the same folder).
+        """
         base = safe_name(name, "run name") if name else timestamp_name(prefix)
-        candidate = self.runs / base
-        n = 2
-        while candidate.exists():
-            candidate = self.runs / f"{base}-{n}"
+        n = 1
+        while True:
+            candidate = self.runs / (base if n == 1 else f"{base}-{n}")
             n += 1
-        candidate.mkdir(parents=True)
-        return candidate
+            try:
+                candidate.mkdir(parents=True)
+                return candidate
+            except FileExistsError:
+                if not _abandoned(candidate):
+                    continue
+            try:
+                candidate.rmdir()
+                candidate.mkdir()
+                return candidate
+            except OSError:
+                continue
+
+
+def _abandoned(folder: Path) -> bool:
+    try:
+        return (folder.is_dir() and not any(folder.iterdir())
+                and time.time() - folder.stat().st_mtime > STALE_EMPTY_RUN_S)
+    except OSError:
+        return False

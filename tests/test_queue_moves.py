@@ -97,3 +97,24 @@ def test_a_worker_whose_claim_was_rolled_back_does_not_run(manager, workspace):
         time.sleep(0.1)
     assert manager.store.get(job.id).state == "queued"
     assert "not waiting for this worker" in (manager.workspace.jobs / job.id / procs.LOG_NAME).read_text()
+
+
+def test_snapshot_is_shared_and_read_once_per_interval(manager, monkeypatch):
+    """Fifty tabs polling the status bar cost one SQLite read per interval, not fifty."""
+    from studio.jobs import JobManager
+
+    job = manager.submit("sleep", {"steps": 1}, start=False)
+    reads = []
+    real = JobManager.list
+
+    def counting(self, *a, **k):
+        reads.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(JobManager, "list", counting)
+    other = JobManager(manager.workspace)  # another tab's handler: same workspace, same cache
+    snaps = [m.snapshot(max_age=30) for m in [manager, other] * 25]
+    assert len(reads) == 1 and all(s is snaps[0] for s in snaps)
+    assert snaps[0].queued == 1 and snaps[0].find(job.id).state == "queued"
+    manager.cancel(job.id)  # a change made here shows at once
+    assert manager.snapshot(max_age=30).find(job.id).state == "cancelled" and len(reads) == 2

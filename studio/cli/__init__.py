@@ -42,15 +42,25 @@ def workspace_from(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..i18n import default_lang
+    from ..jobs.procs import quiet_library_noise
+
+    quiet_library_noise()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
+        sys.stdout.flush()
     except StudioError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        print(f"error: {exc.one_line(default_lang())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `studio jobs list | head`: the reader went away; end quietly like any Unix tool
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return int(code or 0)
 
 

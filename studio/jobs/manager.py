@@ -52,17 +52,19 @@ class JobManager:
         job_id = new_job_id(kind)
         folder = Path(run_dir) if run_dir else self.workspace.jobs / job_id
         folder.mkdir(parents=True, exist_ok=True)
-        write_yaml(folder / "job.yaml", {"id": job_id, "kind": kind, "spec": spec})
         now = time.time()
         pool = pool or remote.pool_for(spec)  # cluster hook: a cluster's jobs queue apart from local compute
         job = Job(id=job_id, kind=kind, spec=spec, state="queued", pool=pool or info.pool, run_dir=str(folder),
                   created_at=now, updated_at=now, key=key, title=title or kind,
                   owner=owner or _current_user())
-        job = self.store.insert(job)
+        job = self.store.insert(job)  # first the record: a folder with files in it always has its job
+        if job.id == job_id:
+            write_yaml(folder / "job.yaml", {"id": job_id, "kind": kind, "spec": spec})
         if secrets:
             store_secrets(self.workspace.root, job.id, secrets)
         if start:
             self.tick()
+        _invalidate(self)
         return self.store.get(job.id) or job
 
     # ------------------------------------------------------------------ reading (always reconciled)
@@ -79,6 +81,12 @@ class JobManager:
         for job in self.store.list(states=("running",)):
             self._reconcile(job)
         return self.store.list(limit=limit, kind=kind)
+
+    def snapshot(self, max_age: float = 2.0):
+        """The cached, shared view of the queue for pollers (status bar, job panels): see `snapshot.py`."""
+        from .snapshot import snapshot
+
+        return snapshot(self, max_age)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -133,6 +141,12 @@ class JobManager:
     # ------------------------------------------------------------------ commands
 
     def cancel(self, job_id: str, wait: bool = False) -> Job:
+        try:
+            return self._cancel(job_id, wait)
+        finally:
+            _invalidate(self)
+
+    def _cancel(self, job_id: str, wait: bool) -> Job:
         job = self.get(job_id)
         if job.state == "queued":
             if self.store.transition(job.id, ("queued",), state="cancelled", ended_at=time.time(),
@@ -170,6 +184,7 @@ class JobManager:
         self.store.transition(job.id, (job.state,), state="queued", cancel_requested_at=None, error=None,
                               ended_at=None)
         self.tick()
+        _invalidate(self)
         return self.get(job.id)
 
     def wait(self, job_id: str, poll: float = 0.5, on_update: Callable[[Job], None] | None = None,
@@ -186,6 +201,12 @@ class JobManager:
             if deadline and time.time() > deadline:
                 return job
             time.sleep(poll)
+
+
+def _invalidate(manager: JobManager) -> None:
+    from .snapshot import invalidate
+
+    invalidate(manager)
 
 
 def _current_user() -> str:

@@ -19,6 +19,14 @@ import psutil
 LOG_NAME = "worker.log"
 
 
+def quiet_library_noise() -> None:
+    """bitsandbytes logs "Failed to load CPU gemm_4bit_forward" at import on every CPU without its optional
+    `kernels` package (peft and transformers import it whenever it is installed): noise for a user."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
 def start_time(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()

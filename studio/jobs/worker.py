@@ -18,7 +18,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..errors import JobCancelled, StudioError
 from ..workspace import Workspace
-from . import events, kinds
+from . import events, kinds, procs
 from .context import JobContext
 from .secrets import drop_secrets, read_secrets
 from .store import JobStore
@@ -97,10 +97,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         print("usage: python -m studio.jobs.worker JOB_ID", file=sys.stderr)
         sys.exit(2)
-    # bitsandbytes warns at import on every CPU that it has no optional `kernels` package: noise in a user's log
-    import logging
-
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    procs.quiet_library_noise()
     code = run(sys.argv[1])
     sys.stdout.flush()
     # Threads left by libraries (tokenizers, torch) must not keep a finished worker alive.

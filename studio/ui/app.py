@@ -44,10 +44,8 @@ def build_app(workspace: Workspace, manager: JobManager | None = None, lang: str
 
 
 def _status_text(studio: Studio) -> str:
-    jobs = studio.manager.list(limit=100)
-    running = sum(j.state == "running" for j in jobs)
-    queued = sum(j.state == "queued" for j in jobs)
-    return studio.t("app.status", running=running, queued=queued, workspace=str(studio.workspace.root))
+    snap = studio.manager.snapshot()  # shared by every open tab: one SQLite read per interval, not one per tab
+    return studio.t("app.status", running=snap.running, queued=snap.queued, workspace=str(studio.workspace.root))
 
 
 def start_scheduler(manager: JobManager, every: float = 2.0) -> threading.Thread:
