@@ -13,8 +13,8 @@ import sys
 
 from ..errors import StudioError
 
-COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "export", "tensorboard",
-            "cluster"]
+COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "probe", "export",
+            "tensorboard", "cluster"]
 
 
 def _parser() -> argparse.ArgumentParser:

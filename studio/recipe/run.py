@@ -90,7 +90,12 @@ def _save_heldout(eval_dataset, run_dir: Path) -> None:
 
 def queue_probe(spec, ctx, artifacts: dict) -> str | None:
     """Queue the before/after probe after an SFT run submitted through the job manager; returns its id."""
-    if spec.stage != "sft" or not getattr(spec.data, "keep_general", False) and not (Path(ctx.run_dir) / HELDOUT_FILE).exists():
+    import json
+
+    recipe_file = Path(ctx.run_dir) / RECIPE_FILE
+    record = json.loads(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
+    uses_recipe = record.get("keep_general") or record.get("auto")  # a run of the default recipe
+    if spec.stage != "sft" or not uses_recipe:
         return None
     if str(ctx.job.id).startswith("inline-"):  # a run in the caller's own process (tests, notebooks)
         return None

@@ -20,7 +20,7 @@ from typing import Callable
 from ..atomic import read_jsonl, write_json, write_jsonl
 from . import prompts as bundled
 
-MAX_TOKENS = 96
+MAX_TOKENS = 64
 PROBE_KEPT = 16  # probe prompts answered per base model (the "kept" questions of every probe report)
 BATCH = 16
 ENGINE_ENV = "STUDIO_REPLAY_ENGINE"  # auto (default) | vllm | transformers
