@@ -152,7 +152,7 @@ def _side_by_side(studio, t) -> None:
                 yield ["", *new_histories, *histories[n:], *[_stats_text(t, s) for s in numbers],
                        *[gr.update()] * (MAX_PANES - n), gr.update()]
         except StudioError as exc:
-            raise gr.Error(exc.one_line()) from None
+            raise gr.Error(t.error(exc)) from None
         pane_stats = [list(s) for s in pane_stats]
         for i, s in enumerate(final_stats):
             pane_stats[i].append(compare.stats_numbers(s))
@@ -176,7 +176,7 @@ def _side_by_side(studio, t) -> None:
             path = compare.export_conversation(studio.workspace, panes_out, fmt_name, system_text or None,
                                                Sampling(**sampling_form.values(sampling_values)))
         except StudioError as exc:
-            raise gr.Error(exc.one_line()) from None
+            raise gr.Error(t.error(exc)) from None
         copy = Path(tempfile.mkdtemp(prefix="studio-export-")) / path.name  # served from the temp dir only
         shutil.copyfile(path, copy)
         return t("chat.exported", path=str(path)), str(copy)
