@@ -115,6 +115,6 @@ def test_method_page_publishes_the_recipe_and_train_joins_it(studio, tiny_model)
     assert message == "" and "method: dora" in yaml_text and "tiny-random-llama" in yaml_text
     raw = join(None, r.collect(run_values))
     assert raw["method"] == "lora" and raw["data"]["path"] == "identity"  # without the Method page: defaults
-    update, message = train.spec_yaml(studio, r, dict(part, method="nope"), *run_values)
+    _update, message = train.spec_yaml(studio, r, dict(part, method="nope"), *run_values)
     assert message.startswith("⚠️")
     assert "Trainable parameters" in method.count_text(m, *values)
