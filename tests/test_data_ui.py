@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLES
 
 
@@ -44,7 +43,7 @@ def test_upload_edit_save_export(studio, workspace):
     from studio.data import store
     from studio.ui.panels import data_grid, data_import
 
-    source, sess, token, summary, findings, message, *slots = data_import.on_upload(
+    source, sess, token, summary, _findings, _message, *slots = data_import.on_upload(
         studio, str(SAMPLES / "alpaca_zh_excel_gbk.csv"))
     assert Path(source).parent == workspace.uploads and sess.format == "alpaca" and len(sess.rows) == 2
     assert token["name"] == "alpaca_zh_excel_gbk" and "alpaca" in summary
@@ -57,11 +56,11 @@ def test_upload_edit_save_export(studio, workspace):
     sess = out[0]
     assert len(sess.rows) == 3 and "row 3" in out[-1]
     assert any(f.severity == "error" for f in sess.findings)  # the new empty row lacks its fields
-    message, findings, saved = data_grid.on_save(studio, sess, "zh data")
+    message, _findings, saved = data_grid.on_save(studio, sess, "zh data")
     assert message.startswith("⚠️") and saved["__type__"] == "update"  # refused: nothing written
     assert store.list_datasets(workspace.datasets) == []
     out = data_grid.on_delete(studio, sess, "3")
-    message, findings, saved = data_grid.on_save(studio, out[0], "zh data")
+    message, _findings, saved = data_grid.on_save(studio, out[0], "zh data")
     assert "zh-data" in message and saved == "zh-data" and store.list_datasets(workspace.datasets) == ["zh-data"]
     text, exported = data_grid.on_export(studio, out[0], "/etc/zh")
     assert Path(exported).parent == workspace.exports and "exports/" in text
@@ -75,7 +74,7 @@ def test_findings_and_errors_in_chinese(zh, workspace):
     sess = out[1]
     out = data_grid.on_add(zh, sess)
     findings = out[2]
-    assert isinstance(findings, pd.DataFrame) and list(findings.columns)[0] == "级别"
+    assert isinstance(findings, pd.DataFrame) and findings.columns[0] == "级别"
     assert "错误" in set(findings.iloc[:, 0])
     out = data_grid.on_delete(zh, out[0], "9-12")
     assert out[-1].startswith("⚠️") and "1..3" in out[-1] and "检查" in out[-1]
@@ -88,7 +87,7 @@ def test_preview_and_length_histogram(studio, tiny_model):
     html = data_preview.on_preview(studio, sess, "tiny-random-llama", "chatml", "sft", 64, 1)
     assert "tokens" in html and "<" in html
     assert data_preview.on_preview(studio, sess, "tiny-random-llama", "chatml", "sft", 64, 999).startswith("⚠️")
-    fields, hist, text, findings, sess = data_preview.on_measure(studio, sess, "tiny-random-llama", "chatml", "sft",
+    _fields, hist, _text, _findings, sess = data_preview.on_measure(studio, sess, "tiny-random-llama", "chatml", "sft",
                                                                  24)
     assert int(hist["rows"].sum()) == len(sess.rows) and set(hist["fits"]) <= {"fits", "over"}
     assert "over" in set(hist["fits"])  # 24 tokens is shorter than some rows
@@ -104,7 +103,7 @@ def test_self_instruct_review_to_editor_and_seeds(studio, workspace):
                            "detail": ""},
                           {"keep": False, "instruction": "Drop me", "input": "", "output": "x", "status": "ok",
                            "detail": ""}])
-    sess, token, summary, findings, message = self_instruct.on_to_editor(studio, frame)
+    sess, token, _summary, _findings, _message = self_instruct.on_to_editor(studio, frame)
     assert [r["instruction"] for r in sess.rows] == ["Say hi"] and token["name"] == "self-instruct"
     text, saved = self_instruct.on_si_save(studio, frame, "generated")
     assert saved == "generated" and "generated" in text

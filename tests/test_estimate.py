@@ -186,28 +186,17 @@ def test_cli_prints_the_estimate_and_json(capsys, workspace, identity_data, tiny
 
 
 def test_ui_panel_renders_the_breakdown(workspace, tiny_model):
-    import gradio as gr
-
     from studio.jobs import JobManager
     from studio.ui import estimate_panel
     from studio.ui.context import Studio
     from studio.ui.i18n import Translator
-    from studio.ui.spec_editor import SpecEditor
 
     studio = Studio(workspace, JobManager(workspace), Translator("zh"))
-    with gr.Blocks():
-        editor = SpecEditor(studio)
-        editor.model_section()
-        editor.method_section()
-        editor.stage_section()
-        editor.run_section([])
-        estimate_panel.build(editor)
-    values = [getattr(c, "value", None) for c in editor.inputs]
-    values[0] = "tiny-random-llama"
-    bar, markdown = estimate_panel.render(editor, "24GiB", values)
-    assert bar.count("<div title=") >= 3 and "权重" in bar
+    raw = {"model": {"name": "tiny-random-llama"}, "method": "lora"}
+    bar, markdown = estimate_panel.render(studio, raw, "24GiB")
+    assert bar.count("<div title=") >= 3 and "权重" in bar and "mem-limit" in bar
     assert "放得下" in markdown and "| 权重 |" in markdown
-    _bar, error = estimate_panel.render(editor, "lots", values)
+    _bar, error = estimate_panel.render(studio, raw, "lots")
     assert error.startswith("⚠️")
 
 

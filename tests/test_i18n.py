@@ -151,8 +151,8 @@ def test_errors_render_in_the_readers_language(lang):
 
 def _config_classes():
     """Every pydantic config class the forms render (the spec, methods, stages, sampling, generation)."""
-    import studio.data.self_instruct  # noqa: F401 - registers its config classes
-    import studio.infer.base  # noqa: F401
+    import studio.data.self_instruct
+    import studio.infer.base
     import studio.spec  # noqa: F401
     from studio import methods, stages
     from studio.config import Strict

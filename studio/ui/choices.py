@@ -3,7 +3,7 @@
 Each function asks the core (the dataset store, the model registry, the job manager) and returns
 what a Dropdown or CheckboxGroup takes, so no page keeps its own copy of "which adapters are
 there". `purpose` says what the list is for ("chat", "serve", "eval", "merge"): an artifact a
-purpose cannot use is left out.
+purpose cannot use is left out (`studio.merge.artifacts` decides).
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ def models(studio) -> list[str]:
 
 
 def adapters(studio, purpose: str = "chat") -> list[tuple[str, str]]:
-    """(label, folder) of finished runs' adapters and of combined adapters kept beside merged models."""
-    from ..runs import finished_adapters
+    """(label, folder) of trained artifacts usable for `purpose` ("chat", "serve", "eval", "merge"), newest
+    first, as `studio.merge.artifacts.list_usable` decides (finished runs and combined adapters)."""
+    from ..merge import artifacts
 
-    out = list(finished_adapters(studio.manager))
-    for folder in sorted(studio.workspace.merged.glob("*/adapter")):
-        if (folder / "adapter_config.json").is_file():
-            out.append((studio.t("common.combined", name=folder.parent.name), str(folder)))
-    return [(label, path) for label, path in out if usable(path, purpose)]
+    out = []
+    for label, folder in artifacts.list_usable(studio.workspace, purpose):
+        if " (combined)" in label:
+            label = label.replace(f"{Path(folder).parent.name} (combined)",
+                                  studio.t("common.combined", name=Path(folder).parent.name))
+        out.append((label, folder))
+    return out
 
 
 def merged_models(studio, purpose: str = "chat") -> list[str]:
@@ -49,19 +52,3 @@ def runs(studio, kind: str = "train", limit: int = 100) -> list[tuple[str, str]]
     from .monitor import job_label
 
     return [(job_label(j), j.id) for j in studio.manager.list(limit=limit, kind=kind)]
-
-
-def usable(folder: str | Path, purpose: str) -> bool:
-    """Whether an artifact folder can be used for `purpose`, as `studio.merge.artifacts` says
-    (when it has an opinion; otherwise every existing folder is offered)."""
-    try:
-        from ..merge import artifacts
-    except ImportError:  # pragma: no cover - the merge package is part of the studio
-        return Path(folder).exists()
-    check = getattr(artifacts, "usable_for", None)
-    if check is None:
-        return Path(folder).exists()
-    try:
-        return bool(check(folder, purpose))
-    except Exception:  # noqa: BLE001 - an unreadable folder is simply not offered
-        return False

@@ -44,9 +44,14 @@ def bind(fn, *args, **kwargs):
 
     part = functools.partial(fn, *args, **kwargs)
 
-    @functools.wraps(fn)
-    def handler(*a, **k):
-        return part(*a, **k)
+    if inspect.isgeneratorfunction(fn):  # Gradio streams a handler only if it is a generator function
+        @functools.wraps(fn)
+        def handler(*a, **k):
+            yield from part(*a, **k)
+    else:
+        @functools.wraps(fn)
+        def handler(*a, **k):
+            return part(*a, **k)
 
     handler.__signature__ = inspect.signature(part)
     try:

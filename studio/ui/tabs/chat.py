@@ -19,7 +19,6 @@ from ...errors import StudioError
 from ...infer import compare
 from ...infer.base import Sampling
 from ...infer.engines import available, default_engine, fallback_note
-from ...models import known_models
 from .. import choices
 from ..context import bind
 from ..forms import ConfigForm
@@ -75,8 +74,8 @@ def build(studio) -> None:
 
 def _side_by_side(studio, t) -> None:
     with gr.Row():
-        model = gr.Dropdown(known_models(studio.workspace.root), value="smollm2-135m-instruct",
-                            allow_custom_value=True, label=t("chat.model"), elem_id="chat-model", scale=2)
+        model = gr.Dropdown(choices.models(studio), value=choices.DEFAULT_MODEL, allow_custom_value=True,
+                            label=t("chat.model"), elem_id="chat-model", scale=2)
         adapter_pick = gr.CheckboxGroup(choices=choices.adapters(studio, "serve"), label=t("chat.adapters"),
                                         elem_id="chat-adapters", scale=3)
         merged_pick = gr.CheckboxGroup(choices=choices.merged_models(studio, "serve"), label=t("chat.merged"),
@@ -134,56 +133,59 @@ def _side_by_side(studio, t) -> None:
           queue=False)
     count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_PANES)], count, columns)
 
-    def on_send(text, system_text, template_name, n, pane_stats, *rest):
-        n = int(n)
-        choices, histories = rest[:MAX_PANES], [list(h or []) for h in rest[MAX_PANES:2 * MAX_PANES]]
-        url_v, name_v, key_v = (rest[2 * MAX_PANES + k * MAX_PANES: 3 * MAX_PANES + k * MAX_PANES] for k in range(3))
-        sampling_values = rest[5 * MAX_PANES:]
-        try:
-            sampling = Sampling(**sampling_form.values(sampling_values))
-            targets = [compare.target_for(studio.manager, choices[i],
-                                          {"url": url_v[i], "model": name_v[i], "api_key": key_v[i]})
-                       for i in range(n)]
-            turns = compare.run_turn(targets, histories[:n], text, sampling, system_text or None,
-                                     template_name or None)
-            final_stats = [None] * n
-            for new_histories, numbers in turns:
-                final_stats = numbers
-                yield ["", *new_histories, *histories[n:], *[_stats_text(t, s) for s in numbers],
-                       *[gr.update()] * (MAX_PANES - n), gr.update()]
-        except StudioError as exc:
-            raise gr.Error(exc.one_line()) from None
-        pane_stats = [list(s) for s in pane_stats]
-        for i, s in enumerate(final_stats):
-            pane_stats[i].append(compare.stats_numbers(s))
-        yield [gr.update()] * (1 + 2 * MAX_PANES) + [pane_stats]
-
     send_inputs = [prompt, system, template, count, turn_stats, *panes, *bots, *urls, *names, *keys,
                    *sampling_form.components]
     outs = [prompt, *bots, *stats, turn_stats]
-    send.click(on_send, send_inputs, outs, concurrency_limit=4)
-    prompt.submit(on_send, send_inputs, outs, concurrency_limit=4)
+    send.click(bind(on_send, studio, sampling_form), send_inputs, outs, concurrency_limit=4)
+    prompt.submit(bind(on_send, studio, sampling_form), send_inputs, outs, concurrency_limit=4)
     clear.click(lambda: [[] for _ in bots] + ["" for _ in stats] + [[[] for _ in range(MAX_PANES)]], None,
                 [*bots, *stats, turn_stats])
+    export.click(bind(on_export, studio, sampling_form),
+                 [fmt, system, count, turn_stats, *panes, *bots, *sampling_form.components], [exported, download])
 
-    def on_export(fmt_name, system_text, n, pane_stats, *rest):
-        choices, histories = rest[:MAX_PANES], rest[MAX_PANES:2 * MAX_PANES]
-        sampling_values = rest[2 * MAX_PANES:]
-        labels = {v: label for label, v in compare.pane_choices(studio.manager)}
-        panes_out = [{"label": labels.get(choices[i], choices[i]), "messages": histories[i] or [],
-                      "stats": pane_stats[i]} for i in range(int(n))]
-        try:
-            path = compare.export_conversation(studio.workspace, panes_out, fmt_name, system_text or None,
-                                               Sampling(**sampling_form.values(sampling_values)))
-        except StudioError as exc:
-            raise gr.Error(exc.one_line()) from None
-        copy = Path(tempfile.mkdtemp(prefix="studio-export-")) / path.name  # served from the temp dir only
-        shutil.copyfile(path, copy)
-        return t("chat.exported", path=str(path)), str(copy)
 
-    export.click(on_export, [fmt, system, count, turn_stats, *panes, *bots, *sampling_form.components],
-                 [exported, download])
+def on_send(studio, sampling_form, text, system_text, template_name, n, pane_stats, *rest):
+    """Ask the first `n` panes the same question, streaming every answer; then keep each answer's numbers."""
+    t = studio.t
+    n = int(n)
+    picks, histories = rest[:MAX_PANES], [list(h or []) for h in rest[MAX_PANES:2 * MAX_PANES]]
+    url_v, name_v, key_v = (rest[2 * MAX_PANES + k * MAX_PANES: 3 * MAX_PANES + k * MAX_PANES] for k in range(3))
+    sampling_values = rest[5 * MAX_PANES:]
+    try:
+        sampling = Sampling(**sampling_form.values(sampling_values))
+        targets = [compare.target_for(studio.manager, picks[i],
+                                      {"url": url_v[i], "model": name_v[i], "api_key": key_v[i]})
+                   for i in range(n)]
+        turns = compare.run_turn(targets, histories[:n], text, sampling, system_text or None, template_name or None)
+        final_stats = [None] * n
+        for new_histories, numbers in turns:
+            final_stats = numbers
+            yield ["", *new_histories, *histories[n:], *[_stats_text(t, s) for s in numbers],
+                   *[gr.update()] * (MAX_PANES - n), gr.update()]
+    except StudioError as exc:
+        raise gr.Error(t.error(exc)) from None
+    pane_stats = [list(s) for s in pane_stats]
+    for i, s in enumerate(final_stats):
+        pane_stats[i].append(compare.stats_numbers(s))
+    yield [gr.update()] * (1 + 2 * MAX_PANES) + [pane_stats]
 
+
+def on_export(studio, sampling_form, fmt_name, system_text, n, pane_stats, *rest):
+    """The conversation of the shown panes as JSON or Markdown (saved in the workspace, served from a temp copy)."""
+    t = studio.t
+    picks, histories = rest[:MAX_PANES], rest[MAX_PANES:2 * MAX_PANES]
+    sampling_values = rest[2 * MAX_PANES:]
+    labels = {v: label for label, v in compare.pane_choices(studio.manager)}
+    panes_out = [{"label": labels.get(picks[i], picks[i]), "messages": histories[i] or [],
+                  "stats": pane_stats[i]} for i in range(int(n))]
+    try:
+        path = compare.export_conversation(studio.workspace, panes_out, fmt_name, system_text or None,
+                                           Sampling(**sampling_form.values(sampling_values)))
+    except StudioError as exc:
+        raise gr.Error(t.error(exc)) from None
+    copy = Path(tempfile.mkdtemp(prefix="studio-export-")) / path.name  # served from the temp dir only
+    shutil.copyfile(path, copy)
+    return t("chat.exported", path=str(path)), str(copy)
 
 def on_start_engines(studio, request: gr.Request, model_name, chosen, merged, engine_name):
     """Start the engines; the timer ticks until they are up, the serve panel follows the first."""
