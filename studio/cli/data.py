@@ -47,6 +47,7 @@ def register(sub) -> None:
     gen.add_argument("config", help="CONFIG.yaml")
     gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
     gen.set_defaults(func=run_self_instruct)
+    register_from_docs(data)
 
 
 def run_check(args) -> int:
@@ -155,6 +156,12 @@ def run_self_instruct(args) -> int:
                           f"resume it with: studio jobs resume {job.id}")
     print(job.artifacts.get("output"))
     return 0
+
+
+def register_from_docs(data) -> None:
+    from .docs import register
+
+    register(data)
 
 
 def _workspace(args):
