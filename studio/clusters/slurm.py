@@ -83,9 +83,10 @@ def script(cluster, job, command: str, env: dict[str, str], spec=None) -> str:
         body += ['export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
                  "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))",
                  f"srun --kill-on-bad-exit=1 bash -c {shlex.quote('exec ' + launch_line(spec, run_dir, job.id, cluster.interpreter))}",
-                 f"exec {command} --collect $?"]
+                 "launched=$?",
+                 f"{command} --collect $launched"]
     else:
-        body.append(f"exec {command}")
+        body.append(command)
     return "\n".join(head) + "\n\n" + "\n".join(body) + "\n"
 
 
