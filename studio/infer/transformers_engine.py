@@ -61,8 +61,7 @@ class TransformersEngine:
         from ..models.safety import check_adapter
 
         if not (Path(path) / "adapter_config.json").is_file():
-            raise StudioError(f"{path} is not an adapter folder (no adapter_config.json)",
-                              "pick the adapter/ folder of a finished training run")
+            raise StudioError(key="infer.not_adapter", path=path)
         check_adapter(path)
         with self._lock:
             if name in self._adapters:
@@ -80,8 +79,7 @@ class TransformersEngine:
     def _check(self, names: list[str | None]) -> None:
         for name in names:
             if name is not None and name not in self._adapters:
-                raise StudioError(f"Adapter '{name}' is not loaded in this engine",
-                                  f"loaded: {', '.join(self._adapters) or 'none'}")
+                raise StudioError(key="infer.adapter_not_loaded", name=name, loaded=", ".join(self._adapters) or "-")
 
     def _context(self, names: list[str | None]) -> tuple[object, dict]:
         """How to run a batch: disable the adapters, pick one, or name one per row (peft mixed batch)."""
