@@ -75,8 +75,7 @@ def render(tokenizer, conversation: list[dict], template: str | None = None) -> 
 
     chosen = named_template(template) if template else None
     if chosen is None and not getattr(tokenizer, "chat_template", None):
-        raise StudioError("This model has no chat template, so the conversation cannot be rendered",
-                          f"pick a named chat template ({', '.join(TEMPLATES)}) in the chat settings")
+        raise StudioError(key="infer.no_chat_template", names=", ".join(TEMPLATES))
     # the training templates mark assistant turns with {% generation %}; rendering ignores the marks
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True,
                                          chat_template=chosen)

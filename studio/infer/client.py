@@ -68,8 +68,7 @@ def stream_chat(base_url: str, model: str, messages: list[dict], sampling: Sampl
                           timeout=timeout) as resp:
             if resp.status_code != 200:
                 resp.read()
-                raise StudioError(f"{url} answered {resp.status_code}: {resp.text[:200]}",
-                                  "check the model name, the URL and the API key")
+                raise StudioError(key="infer.http_error", url=url, code=resp.status_code, body=resp.text[:200])
             for line in resp.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -78,7 +77,7 @@ def stream_chat(base_url: str, model: str, messages: list[dict], sampling: Sampl
                     break
                 event = json.loads(data)
                 if "error" in event:
-                    raise StudioError(f"the server failed: {event['error'].get('message')}", "see the serve job's log")
+                    raise StudioError(key="infer.server_failed", detail=event["error"].get("message"))
                 if event.get("usage"):
                     stats.completion_tokens = event["usage"].get("completion_tokens")
                 delta = (event.get("choices") or [{}])[0].get("delta", {}).get("content")
@@ -90,8 +89,7 @@ def stream_chat(base_url: str, model: str, messages: list[dict], sampling: Sampl
                     stats.total_s = time.perf_counter() - stats.started
                     yield stats
     except httpx.HTTPError as exc:
-        raise StudioError(f"cannot reach {base_url} ({type(exc).__name__})",
-                          "is the engine running? start it in the Chat tab") from None
+        raise StudioError(key="infer.unreachable", url=base_url, error=type(exc).__name__) from None
     if stats.ttft_s is None:  # no text at all: the latency is the whole wait
         stats.total_s = time.perf_counter() - stats.started
     stats.done = True

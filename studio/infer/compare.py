@@ -73,7 +73,7 @@ def start_engines(manager, model: str, adapters: dict[str, str] | None = None, m
     for folder in merged or []:
         bases.setdefault(str(folder), {})
     if not bases:
-        raise StudioError("Nothing to serve", "choose a base model or a merged model")
+        raise StudioError(key="infer.nothing_to_serve")
     jobs = []
     for base, its_adapters in bases.items():
         spec = serve_spec(base, its_adapters, engine, chat_template, options)  # the builder `studio serve` uses
@@ -140,8 +140,7 @@ def target_for(manager, choice: str, endpoint: dict | None = None) -> Target:
         endpoint = endpoint or {}
         url, model = (endpoint.get("url") or "").strip(), (endpoint.get("model") or "").strip()
         if not url.startswith(("http://", "https://")) or not model:
-            raise StudioError("The endpoint pane needs a URL (http://… ending in /v1) and a model name",
-                              "fill in the endpoint fields under the pane")
+            raise StudioError(key="infer.endpoint_incomplete")
         return Target(f"{model} @ {url}", url, model, endpoint.get("api_key") or None)
     job_id, _, model = (choice or "").partition(SEP)
     for job, info in servers(manager):
@@ -150,8 +149,7 @@ def target_for(manager, choice: str, endpoint: dict | None = None) -> Target:
                 break
             label = Path(info["model"]).name + ("" if model == BASE else f" + {model}")
             return Target(label, info["url"], model, info["token"], info["engine"], own=True)
-    raise StudioError(f"The model '{choice}' is not being served any more",
-                      "start the engine again, then pick the pane's model")
+    raise StudioError(key="infer.not_served", model=choice)
 
 
 def _pane_messages(history: list[dict], system: str | None) -> list[dict]:
@@ -181,7 +179,7 @@ def ask_panes(targets: list[Target], histories: list[list[dict]], prompt: str, s
               timeout: float = 600.0) -> Iterator[PaneUpdate]:
     """Send `prompt` (after each pane's own history) to every pane at once; yield updates as they come."""
     if not (prompt or "").strip():
-        raise StudioError("The message is empty", "type a message first")
+        raise StudioError(key="infer.empty_message")
     updates: queue.Queue = queue.Queue()
     for i, target in enumerate(targets):
         messages = _pane_messages(histories[i], system) + [{"role": "user", "content": prompt}]
@@ -247,12 +245,12 @@ def export_conversation(workspace, panes: list[dict], fmt: str = "json", system:
     `panes`: [{"label", "engine", "messages", "stats"}]. Keys and tokens are not part of a pane.
     """
     if fmt not in ("json", "md"):
-        raise StudioError(f"Unknown export format '{fmt}'", "choose json or md")
+        raise StudioError(key="infer.export_format", fmt=fmt)
     clean = [{"label": p.get("label", f"pane {i + 1}"), "engine": p.get("engine"),
               "messages": [{"role": m["role"], "content": _text(m.get("content"))} for m in p.get("messages") or []],
               "stats": p.get("stats") or []} for i, p in enumerate(panes)]
     if not any(p["messages"] for p in clean):
-        raise StudioError("There is no conversation to export yet", "send a message first")
+        raise StudioError(key="infer.nothing_to_export")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     doc = {"exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "system": system or None,
            "sampling": sampling.model_dump() if sampling else None, "panes": clean}

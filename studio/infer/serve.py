@@ -143,8 +143,7 @@ def _serve(ctx, engine, spec: dict, ref, info: dict, path: Path) -> None:
     died = _Watchdog(engine, server)
     server.run(sockets=[sock])
     if died.reason:
-        raise StudioError(f"The {engine.name} engine stopped: {died.reason}",
-                          "see this job's log, then start it again")
+        raise StudioError(key="infer.engine_stopped", name=engine.name, reason=died.reason)
 
 
 def run_job(ctx) -> dict:

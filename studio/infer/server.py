@@ -39,8 +39,7 @@ def _template(body: dict) -> str | None:
 
     name = body.get("chat_template")
     if name and name not in TEMPLATES:
-        raise StudioError(f"chat_template must be a preset name ({', '.join(TEMPLATES)})",
-                          "leave it out to use the model's own template")
+        raise StudioError(key="infer.template_name", names=", ".join(TEMPLATES))
     return name or None
 
 
@@ -52,7 +51,7 @@ def _messages(body: dict) -> list[dict]:
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         out.append({"role": m.get("role", "user"), "content": content or ""})
     if not out:
-        raise StudioError("messages is empty", "send at least one user message")
+        raise StudioError(key="infer.no_messages")
     return out
 
 

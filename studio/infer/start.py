@@ -26,8 +26,7 @@ def warm_up(engine, adapters: list[str]) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - said in one line; the traceback is in the log
         reason = getattr(engine, "health", lambda: None)() or f"{type(exc).__name__}: {exc}"
-        raise StudioError(f"The {engine.name} engine cannot run this model here ({reason.splitlines()[0][:300]})",
-                          "look at the log; the transformers engine runs every model") from None
+        raise StudioError(key="infer.cannot_run", name=engine.name, reason=reason.splitlines()[0][:300]) from None
 
 
 def ready_engine(name: str, model_path: str, options: dict, adapters: dict[str, str],
@@ -49,8 +48,7 @@ def ready_engine(name: str, model_path: str, options: dict, adapters: dict[str, 
     except Exception as exc:  # noqa: BLE001 - an engine that cannot start is said in one line
         _close(engine)
         detail = str(exc).splitlines()[0][:300] if str(exc) else ""
-        raise StudioError(f"The {name} engine could not start ({type(exc).__name__}: {detail})",
-                          "look at the log; the transformers engine runs every model") from exc
+        raise StudioError(key="infer.could_not_start", name=name, error=type(exc).__name__, detail=detail) from exc
 
 
 def open_engine(wanted: str | None, model_path: str, options: Callable[[str], dict], adapters: dict[str, str],

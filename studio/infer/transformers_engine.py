@@ -99,8 +99,7 @@ class TransformersEngine:
     def _check(self, names: list[str | None]) -> None:
         for name in names:
             if name is not None and name not in self._adapters and name not in self._own:
-                raise StudioError(f"Adapter '{name}' is not loaded in this engine",
-                                  f"loaded: {', '.join(self.adapters()) or 'none'}")
+                raise StudioError(key="infer.adapter_not_loaded", name=name, loaded=", ".join(self.adapters()) or "-")
 
     def _pick(self, names: list[str | None]) -> tuple[object, object, dict]:
         """(model, context, generate kwargs) for a batch: a studio artifact's own copy, or the peft model."""

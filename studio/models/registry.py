@@ -42,7 +42,7 @@ def resolve(name: str, progress: Progress | None = None, allow_pickle: bool = Fa
     progress = progress or _noop
     name = (name or "").strip()
     if not name:
-        raise StudioError("No model chosen", f"pick '{EMBEDDED}' or give a local model folder")
+        raise StudioError(key="models.none_chosen", embedded=EMBEDDED)
     if name == EMBEDDED:
         from .embedded import ensure_embedded
 
@@ -56,23 +56,20 @@ def resolve(name: str, progress: Progress | None = None, allow_pickle: bool = Fa
         return ModelRef(name, _check_local(path, allow_pickle), "local")
     if _looks_like_hub_id(name):
         return ModelRef(name, _from_hub(name, revision, allow_pickle), "hub")
-    raise StudioError(f"Unknown model '{name}': not a built-in name, a local folder or a hub id",
-                      f"use '{EMBEDDED}', '{TINY}', or the path of a Hugging Face model folder")
+    raise StudioError(key="models.unknown", name=name, embedded=EMBEDDED, tiny=TINY)
 
 
 def _check_local(path: Path, allow_pickle: bool) -> Path:
     path = path.resolve()
     if not path.is_dir() or not (path / "config.json").is_file():
-        raise StudioError(f"{path} is not a Hugging Face model folder (no config.json)",
-                          "point to the folder that holds config.json and the weights")
+        raise StudioError(key="models.no_config", path=path)
     names = {p.name for p in path.iterdir()}
     has_safe = any(n.endswith(".safetensors") for n in names)
     has_pickle = any(n.endswith((".bin", ".pt", ".pth")) for n in names)
     if not has_safe and has_pickle and not allow_pickle:
-        raise StudioError(f"{path} has only pickle weights (.bin/.pt), which can run code when loaded",
-                          "convert them to safetensors, or set model.allow_pickle: true if you trust the files")
+        raise StudioError(key="models.pickle_only", path=path)
     if not has_safe and not has_pickle:
-        raise StudioError(f"{path} has no model weights (*.safetensors)", "copy the weights into that folder")
+        raise StudioError(key="models.no_weights", path=path)
     return path
 
 
@@ -92,14 +89,11 @@ def _from_hub(name: str, revision: str | None, allow_pickle: bool) -> Path:
     except Exception:
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise StudioError(f"Model '{name}' is not in the local Hugging Face cache and the hub is offline",
-                          "download it on another machine and pass its local folder instead")
+        raise StudioError(key="models.offline", name=name)
     try:
         return Path(snapshot_download(name, revision=revision, allow_patterns=patterns, etag_timeout=10))
     except Exception as exc:
-        raise StudioError(f"Model '{name}' could not be fetched from the Hugging Face hub "
-                          f"({type(exc).__name__})",
-                          "without internet, pass the path of a local model folder instead") from None
+        raise StudioError(key="models.fetch_failed", name=name, error=type(exc).__name__) from None
 
 
 def known_models(workspace_root: Path | None = None) -> list[str]:
@@ -127,5 +121,4 @@ def check_name(name: str, allow_pickle: bool = False) -> None:
         return
     if _looks_like_hub_id(name):
         return
-    raise StudioError(f"Unknown model '{name}': not a built-in name, a local folder or a hub id",
-                      f"use '{EMBEDDED}', '{TINY}', or the path of a Hugging Face model folder")
+    raise StudioError(key="models.unknown", name=name, embedded=EMBEDDED, tiny=TINY)
