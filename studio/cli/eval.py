@@ -71,7 +71,7 @@ def run(args) -> int:
     secrets = {}
     if args.judge_key_env:
         if not os.environ.get(args.judge_key_env):
-            raise StudioError(f"${args.judge_key_env} is empty", "export the judge's API key in that variable")
+            raise StudioError(key="spec.judge_key_empty", var=args.judge_key_env)
         secrets["judge_api_key"] = os.environ[args.judge_key_env]
     manager = JobManager(ws)
     job = manager.submit("eval", spec.model_dump(mode="json"), title=f"eval · {spec.name or Path(args.spec).stem}",

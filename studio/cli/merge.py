@@ -93,7 +93,7 @@ def run(args) -> int:
     if args.output:
         target = Path(args.output).expanduser()
         if target.exists():
-            raise StudioError(f"{target} already exists", "choose a new folder for --output")
+            raise StudioError(key="merge.output_exists", target=str(target))
         shutil.copytree(job.artifacts["model"], target)
         print(f"copied to {target}")
     return 0
