@@ -126,7 +126,7 @@ def run_self_instruct(args) -> int:
     from ..jobs import JobManager
     from ..jobs.events import read_progress
     from ..spec import load_yaml
-    from .train import _printer
+    from .train import printer
 
     ws = _workspace(args)
     cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config, args.overrides)
@@ -150,7 +150,7 @@ def run_self_instruct(args) -> int:
         print(job.run_dir)
         return 0
     try:
-        job = manager.wait(job.id, poll=1.0, on_update=_printer())
+        job = manager.wait(job.id, poll=1.0, on_update=printer())
     except KeyboardInterrupt:
         print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}", file=sys.stderr)
         return 130

@@ -63,7 +63,7 @@ def run(args) -> int:
     from ..jobs import JobManager
     from ..spec import load_yaml
     from . import workspace_from
-    from .train import _printer
+    from .train import printer
 
     ws = workspace_from(args)
     spec = build(load_yaml(args.spec), args.spec, args.overrides)  # --set: the same keys and messages as train
@@ -71,7 +71,7 @@ def run(args) -> int:
     secrets = {}
     if args.judge_key_env:
         if not os.environ.get(args.judge_key_env):
-            raise StudioError(f"${args.judge_key_env} is empty", "export the judge's API key in that variable")
+            raise StudioError(key="spec.judge_key_empty", var=args.judge_key_env)
         secrets["judge_api_key"] = os.environ[args.judge_key_env]
     manager = JobManager(ws)
     job = manager.submit("eval", spec.model_dump(mode="json"), title=f"eval · {spec.name or Path(args.spec).stem}",
@@ -79,7 +79,7 @@ def run(args) -> int:
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
     if args.detach:
         return 0
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    job = manager.wait(job.id, poll=1.0, on_update=printer())
     if job.state != "succeeded":
         print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
               file=sys.stderr)

@@ -76,14 +76,14 @@ def run(args) -> int:
     from ..errors import StudioError
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import _printer
+    from .train import printer
 
     ws = workspace_from(args)
     manager = JobManager(ws)
     spec = build_spec(args)
     job = manager.submit("merge", spec.model_dump(mode="json"), title=f"merge · {Path(spec.sources()[0]).parent.name}")
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    job = manager.wait(job.id, poll=1.0, on_update=printer())
     if job.state != "succeeded":
         print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
               file=sys.stderr)
@@ -93,7 +93,7 @@ def run(args) -> int:
     if args.output:
         target = Path(args.output).expanduser()
         if target.exists():
-            raise StudioError(f"{target} already exists", "choose a new folder for --output")
+            raise StudioError(key="merge.output_exists", target=str(target))
         shutil.copytree(job.artifacts["model"], target)
         print(f"copied to {target}")
     return 0

@@ -41,7 +41,7 @@ def parse_adapters(items: list[str]) -> dict[str, str]:
             named.update(adapter_names([str(Path(item).expanduser().resolve())]))
             continue
         if not name or not folder:
-            raise StudioError(f"--adapter {item!r} is not NAME=FOLDER", "e.g. --adapter identity=runs/identity/adapter")
+            raise StudioError(key="spec.adapter_not_pair", item=repr(item))
         named[name] = str(Path(folder).expanduser().resolve())
     return named
 

@@ -63,9 +63,7 @@ def model_config(name: str, revision: str | None = None) -> tuple[dict, str]:
 def reference_for(name: str) -> tuple[dict, str]:
     match = re.search(r"(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])", name.split("/")[-1])
     if not match:
-        raise StudioError(f"Cannot read the config of model '{name}' without downloading it",
-                          "download the model first (or give a local folder); sizes like 7B in the name "
-                          "also let the estimate use a typical architecture")
+        raise StudioError(key="spec.estimate_no_config", name=name)
     want = float(match.group(1)) * 1e9
     best = min(REFERENCE_SHAPES, key=lambda k: abs(math.log(shape_params(REFERENCE_SHAPES[k]) / want)))
     shape = dict(REFERENCE_SHAPES[best], model_type="llama", hidden_act="silu")

@@ -35,8 +35,7 @@ def hardware_here(spec, timing: bool = True) -> Hardware:
             return Hardware("cuda", spec.resources.num_gpus, free, f"{count}× {name} (free now)",
                             rate, "matmul probe on this GPU now")
         if device == "cuda":
-            raise StudioError("resources.device is 'cuda' but no CUDA GPU is visible",
-                              "estimate for a named GPU with --gpu-memory 24GiB, or set resources.device: cpu")
+            raise StudioError(key="spec.estimate_no_cuda")
     available = psutil.virtual_memory().available
     return Hardware("cpu", 1, available, "this machine's RAM (available now)",
                     measured_flops("cpu") if timing else None, "matmul probe on this CPU now")

@@ -17,9 +17,8 @@ def check(spec, workspace_root: Path | None = None, hardware: Hardware | None = 
         return [f"memory estimate skipped: {exc.one_line()}"]
     if est.verdict == "too_big" and not spec.resources.ignore_memory_check:
         tips = "; ".join(s.text("en") for s in est.suggestions[:3]) or "use a smaller model"
-        raise StudioError(f"This run needs about {human(est.total)} but {est.hardware.label} has "
-                          f"{human(est.hardware.memory)}",
-                          f"try: {tips} (or set resources.ignore_memory_check: true to start anyway)")
+        raise StudioError(key="spec.estimate_too_big", need=human(est.total), where=est.hardware.label,
+                          have=human(est.hardware.memory), tips=tips)
     if est.verdict in ("tight", "too_big"):
         return [est.headline("en")]
     return []

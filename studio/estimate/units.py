@@ -109,7 +109,7 @@ def parse_size(value: str | float | int) -> int:
         return int(value)
     m = re.fullmatch(r"\s*([\d.]+)\s*([kmgt]?)i?b?\s*", str(value), re.I)
     if not m:
-        raise StudioError(f"'{value}' is not a memory size", "write it like 24GiB, 80GB or 512MiB")
+        raise StudioError(key="spec.not_a_size", value=value)
     power = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}[m.group(2).lower()]
     return int(float(m.group(1)) * 1024 ** power)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import StudioError
+from ..methods.base import check_optimizer
 from .precision import cpu_has_bf16  # noqa: F401 - the name other modules import from here
 
 
@@ -23,15 +23,6 @@ def _targets(text: str):
     """'all-linear' stays a keyword; a comma list becomes module names (for GaLore-style optimizers)."""
     text = (text or "all-linear").strip()
     return text if text == "all-linear" else [t.strip() for t in text.split(",") if t.strip()]
-
-
-def check_optimizer(optimizer: str, device: str) -> None:
-    """Paged optimizers move their state between GPU and CPU memory; on a CPU there is nothing to page
-    (bitsandbytes silently falls back to the unpaged one), so say so instead of pretending."""
-    if optimizer.startswith("paged_") and device != "cuda":
-        plain = optimizer.replace("paged_", "", 1)
-        raise StudioError(f"training.optimizer={optimizer} pages optimizer state out of GPU memory, but this run "
-                          f"is on the {device}", f"use {plain if plain != 'adamw_32bit' else 'adamw_torch'} on the CPU")
 
 
 def training_args(spec, output_dir: Path, device: str, has_eval: bool) -> dict:

@@ -13,20 +13,11 @@ from pathlib import Path
 from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
 from ..errors import JobCancelled, StudioError
 from ..methods.base import count_parameters  # the same count the UI shows before a run
-from ..spec import RunSpec, build_spec
+from ..spec import RunSpec
 from .checkpoints import latest_complete
 
 ADAPTER_DIR = "adapter"
 CHECKPOINTS = "checkpoints"
-
-
-def run_job(ctx) -> dict:
-    spec = build_spec(ctx.spec, source=f"job {ctx.job.id}")
-    from .launch import launch, uses_launcher
-
-    if uses_launcher(spec):  # num_gpus > 1: one process per GPU through accelerate launch
-        return launch(spec, ctx)
-    return train(spec, ctx)
 
 
 def length_report(dataset, target: str, tokenizer, max_length: int) -> dict:
