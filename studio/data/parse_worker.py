@@ -37,6 +37,14 @@ def _context():
         return _ctx
 
 
+def warm() -> None:
+    """Start the fork server now (a server calls this at start-up) so the first upload does not wait for it."""
+    try:
+        read(Path(__file__).resolve().parents[2] / "assets" / "samples" / "identity_alpaca.jsonl")
+    except Exception:  # noqa: BLE001 - warming is best effort; the first real read starts it anyway
+        pass
+
+
 def _child(conn, path: str, lim) -> None:
     global _inside
     _inside = True
