@@ -72,6 +72,7 @@ class Stats:
         self.lat: dict[str, list[float]] = {}
         self.errors: list[str] = []
         self.requests = 0
+        self.retries = 0
         self.limit = limit
         self.deadline = deadline
 
@@ -128,20 +129,32 @@ class Page:
                 "session_hash": self.hash, "event_data": None}
         start = time.perf_counter()
         try:
-            if not dep.get("queue", True):
-                resp = await self.client.post("/gradio_api/run/predict", json=body)
-                if resp.status_code != 200:
-                    self.stats.error(f"{label}: HTTP {resp.status_code} {resp.text[:120]}")
-                    return False
-                self.apply(dep, resp.json().get("data"))
-            else:
-                ok, data = await self._queued(body, label)
-                if not ok:
-                    return False
-                self.apply(dep, data)
+            return await self._fire(dep, body, label, start)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # the server closed an idle keep-alive connection just as it was reused; a browser retries too
+            self.stats.retries += 1
+            start = time.perf_counter()
+            try:
+                return await self._fire(dep, body, label, start)
+            except (httpx.HTTPError, ValueError) as exc:
+                self.stats.error(f"{label}: {type(exc).__name__}: {exc}")
+                return False
         except (httpx.HTTPError, ValueError) as exc:
             self.stats.error(f"{label}: {type(exc).__name__}: {exc}")
             return False
+
+    async def _fire(self, dep: dict, body: dict, label: str, start: float) -> bool:
+        if not dep.get("queue", True):
+            resp = await self.client.post("/gradio_api/run/predict", json=body)
+            if resp.status_code != 200:
+                self.stats.error(f"{label}: HTTP {resp.status_code} {resp.text[:120]}")
+                return False
+            self.apply(dep, resp.json().get("data"))
+        else:
+            ok, data = await self._queued(body, label)
+            if not ok:
+                return False
+            self.apply(dep, data)
         self.stats.add(label, time.perf_counter() - start)
         return True
 
@@ -303,13 +316,16 @@ async def editor(url, creds, stats: Stats, data_file: Path, every: float) -> Non
 
 async def monitor(pid: int, stats: Stats, samples: list, every: float = 5.0) -> None:
     proc = psutil.Process(pid)
+    me = psutil.Process()
     proc.cpu_percent(None)
+    me.cpu_percent(None)
     t0 = time.time()
     while time.time() < stats.deadline + 1:
         await asyncio.sleep(every)
         try:
             kids = proc.children(recursive=True)
             samples.append({"t": round(time.time() - t0, 1), "cpu_percent": proc.cpu_percent(None),
+                            "bench_client_cpu_percent": me.cpu_percent(None),
                             "rss_mb": round(proc.memory_info().rss / 2**20, 1),
                             "children_rss_mb": round(sum(k.memory_info().rss for k in kids
                                                          if k.is_running()) / 2**20, 1)})
@@ -381,20 +397,24 @@ def report(args, stats: Stats, samples: list[dict], config: dict | None) -> dict
             "timers_per_page": timers_found, "latency": lat, "server_memory": memory,
             "server_cpu_percent": {"mean": round(statistics.mean(cpu), 1) if cpu else None,
                                    "max": max(cpu) if cpu else None},
-            "samples": samples, "errors": len(stats.errors), "error_examples": stats.errors[:10],
+            "bench_client_cpu_percent_mean": round(statistics.mean(
+                [s["bench_client_cpu_percent"] for s in samples]), 1) if samples else None,
+            "samples": samples, "errors": len(stats.errors), "retried_connection_resets": stats.retries, "error_examples": stats.errors[:10],
             "machine": {"cpus": psutil.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}}
 
 
 def summary(rep: dict) -> str:
     lines = [f"{rep['sessions']} sessions, {rep['minutes']} min, {rep['requests']} requests, "
-             f"{rep['errors']} errors; timers on the page: {', '.join(rep['timers_per_page'])}"]
+             f"{rep['errors']} errors ({rep['retried_connection_resets']} connection resets retried); "
+             f"timers on the page: {', '.join(rep['timers_per_page'])}"]
     for label, s in rep["latency"].items():
         lines.append(f"  {label:32s} n={s['count']:6d}  p50={s['p50_s']}s  p95={s['p95_s']}s  max={s['max_s']}s")
     m, c = rep["server_memory"], rep["server_cpu_percent"]
     lines.append(f"  server memory: start {m['start_mb']} MB, max {m['max_mb']} MB, end {m['end_mb']} MB "
                  f"(means {m['first_half_mean_mb']} -> {m['second_half_mean_mb']} MB); "
                  f"CPU mean {c['mean']}%, max {c['max']}% (of one core)")
-    lines.append(f"  machine: {rep['machine']['cpus']} CPUs, load average {rep['machine']['load_avg_1m']}")
+    lines.append(f"  machine: {rep['machine']['cpus']} CPUs, load average {rep['machine']['load_avg_1m']}; "
+                 f"this bench client used {rep['bench_client_cpu_percent_mean']}% of a core on the same machine")
     for e in rep["error_examples"]:
         lines.append(f"  error: {e}")
     return "\n".join(lines)

@@ -10,7 +10,6 @@ Whatever happens in the child (MemoryError, a crash in a C parser, a timeout) th
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from pathlib import Path
 
