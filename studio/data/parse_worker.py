@@ -10,7 +10,6 @@ Whatever happens in the child (MemoryError, a crash in a C parser, a timeout) th
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from pathlib import Path
 
@@ -35,6 +34,14 @@ def _context():
                                         "pyarrow.parquet"])
             _ctx = ctx
         return _ctx
+
+
+def warm() -> None:
+    """Start the fork server now (a server calls this at start-up) so the first upload does not wait for it."""
+    try:
+        read(Path(__file__).resolve().parents[2] / "assets" / "samples" / "identity_alpaca.jsonl")
+    except Exception:  # noqa: BLE001 - warming is best effort; the first real read starts it anyway
+        pass
 
 
 def _child(conn, path: str, lim) -> None:

@@ -47,5 +47,5 @@ KINDS: dict[str, Kind] = {
 
 def get(name: str) -> Kind:
     if name not in KINDS:
-        raise StudioError(f"Unknown job kind '{name}'", f"one of: {', '.join(KINDS)}")
+        raise StudioError(key="jobs.unknown_kind", name=name, kinds=", ".join(KINDS))
     return KINDS[name]

@@ -72,7 +72,7 @@ class JobManager:
     def get(self, job_id: str) -> Job:
         job = self.store.get(job_id)
         if job is None:
-            raise StudioError(f"No job with id '{job_id}'", "run `studio jobs list` to see the jobs")
+            raise StudioError(key="jobs.no_such_job", id=job_id)
         if job.state == "running":
             job = self._reconcile(job)
         return job
@@ -178,9 +178,9 @@ class JobManager:
     def resume(self, job_id: str) -> Job:
         job = self.get(job_id)
         if job.state in ACTIVE:
-            raise StudioError(f"Job {job.id} is {job.state}", "only interrupted, failed or cancelled jobs resume")
+            raise StudioError(key="jobs.cannot_resume_active", id=job.id, state=job.state)
         if not kinds.get(job.kind).resumable and job.state == "succeeded":
-            raise StudioError(f"Job {job.id} already succeeded", "start a new job instead")
+            raise StudioError(key="jobs.already_succeeded", id=job.id)
         self.store.transition(job.id, (job.state,), state="queued", cancel_requested_at=None, error=None,
                               ended_at=None)
         self.tick()
