@@ -70,7 +70,14 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
 def _score(predictions: list[str], references: list[str]) -> float:
     if not predictions:
         return 0.0
-    return round(sum(metrics.rouge_l(p, r) for p, r in zip(predictions, references)) / len(predictions), 4)
+    return round(sum(_agree(p, r) for p, r in zip(predictions, references)) / len(predictions), 4)
+
+
+def _agree(prediction: str, reference: str) -> float:
+    """ROUGE-L F1; two empty answers agree fully (ROUGE-L would call it 0)."""
+    if not metrics.normalize(prediction) and not metrics.normalize(reference):
+        return 1.0
+    return metrics.rouge_l(prediction, reference)
 
 
 def warning_for(kept_tuned: float, recipe: dict, spec) -> dict | None:

@@ -142,10 +142,8 @@ def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[di
 
 def mix_rows(answers: dict[str, str], replay_rows: int) -> list[dict]:
     """Training rows (prompt/completion, the SFT target shape) from the first `replay_rows` mix prompts."""
-    rows = []
-    for p in bundled.mix_part()[:replay_rows]:
-        if answers.get(p.id):
-            rows.append({"prompt": p.conversation(), "completion": [{"role": "assistant", "content": answers[p.id]}]})
-    return rows
+    # an empty answer is kept: it is what the base does (a model that stops at once is replayed as such)
+    return [{"prompt": p.conversation(), "completion": [{"role": "assistant", "content": answers[p.id]}]}
+            for p in bundled.mix_part()[:replay_rows] if p.id in answers]
 
 
