@@ -48,6 +48,7 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
     from ..infer.base import Sampling
     from ..infer.serve import engine_options
     from ..infer.start import open_engine
+    from ..replay import cache
 
     adapters = {"tuned": adapter} if adapter else {}
     engine, _fallback = open_engine(engine_name, model_path, lambda name: engine_options(
@@ -57,8 +58,8 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
         out = {}
         for side in (["base", "tuned"] if adapter else [label]):
             texts = []
-            for start in range(0, len(conversations), 16):
-                batch = conversations[start:start + 16]
+            for start in range(0, len(conversations), cache.BATCH):
+                batch = conversations[start:start + cache.BATCH]
                 texts += [c.text.strip() for c in engine.generate(batch, sampling, "tuned" if side == "tuned" else None)]
                 progress(None, f"probe: {side} {len(texts)}/{len(conversations)}")
             out[side] = texts
@@ -70,7 +71,14 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
 def _score(predictions: list[str], references: list[str]) -> float:
     if not predictions:
         return 0.0
-    return round(sum(metrics.rouge_l(p, r) for p, r in zip(predictions, references)) / len(predictions), 4)
+    return round(sum(_agree(p, r) for p, r in zip(predictions, references)) / len(predictions), 4)
+
+
+def _agree(prediction: str, reference: str) -> float:
+    """ROUGE-L F1; two empty answers agree fully (ROUGE-L would call it 0)."""
+    if not metrics.normalize(prediction) and not metrics.normalize(reference):
+        return 1.0
+    return metrics.rouge_l(prediction, reference)
 
 
 def warning_for(kept_tuned: float, recipe: dict, spec) -> dict | None:

@@ -22,7 +22,7 @@ from . import prompts as bundled
 
 MAX_TOKENS = 64
 PROBE_KEPT = 16  # probe prompts answered per base model (the "kept" questions of every probe report)
-BATCH = 16
+BATCH = 64  # one batch: on a CPU a decode step costs about the same for 16 or 64 rows
 ENGINE_ENV = "STUDIO_REPLAY_ENGINE"  # auto (default) | vllm | transformers
 
 
@@ -142,10 +142,8 @@ def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[di
 
 def mix_rows(answers: dict[str, str], replay_rows: int) -> list[dict]:
     """Training rows (prompt/completion, the SFT target shape) from the first `replay_rows` mix prompts."""
-    rows = []
-    for p in bundled.mix_part()[:replay_rows]:
-        if answers.get(p.id):
-            rows.append({"prompt": p.conversation(), "completion": [{"role": "assistant", "content": answers[p.id]}]})
-    return rows
+    # an empty answer is kept: it is what the base does (a model that stops at once is replayed as such)
+    return [{"prompt": p.conversation(), "completion": [{"role": "assistant", "content": answers[p.id]}]}
+            for p in bundled.mix_part()[:replay_rows] if p.id in answers]
 
 
