@@ -68,7 +68,7 @@ def test_jobs_page_timer_only_while_jobs_run(studio, manager):
     assert table.empty and timer["active"] is False
     job = manager.submit("sleep", {"steps": 30, "step_seconds": 0.1})
     table, html, timer = jobs.overview(studio)
-    assert job.id in set(table["id"]) and timer["active"] is True and job.id in html
+    assert job.id in set(table.iloc[:, 0]) and timer["active"] is True and job.id in html
     manager.cancel(job.id, wait=True)
     assert jobs.overview(studio)[2]["active"] is False
 
