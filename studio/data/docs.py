@@ -547,3 +547,12 @@ def problems(run_dir: str | Path, lang: str = "en") -> list[str]:
             else:
                 out.append(item["message"])
     return out
+
+
+def save_reviewed(datasets_root: Path, name: str, review: list[dict], note: str = "Q&A from documents, reviewed"):
+    """The ticked review rows saved as a new dataset version, checked like any dataset (session.save)."""
+    from .session import Session, save
+
+    rows = selected(review)
+    session = Session(rows, "alpaca", "documents")
+    return save(session, datasets_root, name or "documents-qa", note), len(rows)
