@@ -111,4 +111,5 @@ def build(studio, handles):
         return html, gr.update()
 
     gr.Timer(2.0).tick(poll, job_state, [progress, report], show_progress="hidden")
+    __import__("studio.ui.panels.export", fromlist=["build"]).build(studio)  # GGUF export (tools)
     return None
