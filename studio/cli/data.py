@@ -49,6 +49,7 @@ def register(sub) -> None:
                      help="override a key of the config (num_instructions=50, teacher.model=..., ...)")
     gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
     gen.set_defaults(func=run_self_instruct)
+    register_from_docs(data)
 
 
 def run_check(args) -> int:
@@ -159,6 +160,12 @@ def run_self_instruct(args) -> int:
                           f"resume it with: studio jobs resume {job.id}")
     print(job.artifacts.get("output"))
     return 0
+
+
+def register_from_docs(data) -> None:
+    from .docs import register
+
+    register(data)
 
 
 def _workspace(args):

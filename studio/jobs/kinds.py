@@ -36,6 +36,10 @@ KINDS: dict[str, Kind] = {
         Kind("generate", "studio.data.self_instruct:run_job", resumable=True),
         Kind("eval", "studio.eval.runner:run_job"),
         Kind("sleep", "studio.jobs.testing:run_sleep", resumable=True),
+        Kind("docs", "studio.data.docs:run_job", resumable=True),
+        Kind("export", "studio.export.runner:run_job"),
+        Kind("lmeval", "studio.eval.lmeval:run_job"),
+        Kind("tensorboard", "studio.tracking.tensorboard:run_job", pool="serve"),
     )
 }
 

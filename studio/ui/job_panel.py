@@ -121,6 +121,13 @@ def pending_probe(studio, job):
     return None
 
 
+def timer_update(studio, job_id: str | None):
+    """`gr.update(active=...)` for a page's own timer that shows one job: on only while it is queued
+    or running (for panels that keep their own job display; wire it to the timer's tick and to
+    whatever sets the job)."""
+    return gr.update(active=is_active(_get(studio, job_id)))
+
+
 def on_pick(studio, cfg: Config, job_id):
     """The picker changed (by hand or by `follow`): show that job; tick only if it runs."""
     return view(studio, cfg, job_id)

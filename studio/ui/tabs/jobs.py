@@ -17,6 +17,7 @@ from ...jobs.events import read_metrics, read_progress
 from .. import charts, choices
 from ..context import bind
 from ..job_panel import ACTIVE, LATEST_CHANNEL, JobPanel
+from ..panels import tensorboard
 
 COLUMNS = ["id", "kind", "state", "title", "created", "progress", "error"]
 CURVES = ["loss", "eval_loss", "learning_rate", "grad_norm"]
@@ -72,6 +73,7 @@ def build(studio) -> None:
     t = studio.t
     with gr.Row():
         refresh = gr.Button(t("common.refresh"), size="sm", scale=0, elem_id="jobs-refresh")
+        tensorboard.build(studio)
     table = gr.Dataframe(pd.DataFrame(columns=headers(t)), interactive=False, label=t("jobs.all"),
                          elem_id="jobs-table", wrap=True, max_height=360)
     with gr.Accordion(t("jobs.timeline"), open=True):
