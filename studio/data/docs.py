@@ -76,7 +76,7 @@ class DocsConfig(Strict):
     def parse(cls, raw: dict, source: str = "documents config") -> "DocsConfig":
         from pydantic import ValidationError
 
-        from ..spec import _first_error
+        from ..spec import first_error as _first_error
 
         try:
             return cls.model_validate(raw or {})

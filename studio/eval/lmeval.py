@@ -69,7 +69,7 @@ class LmEvalSpec(Strict):
 def build(raw: dict, source: str = "lm-eval spec") -> LmEvalSpec:
     from pydantic import ValidationError
 
-    from ..spec import _first_error
+    from ..spec import first_error as _first_error
 
     try:
         return LmEvalSpec.model_validate(raw or {})

@@ -12,8 +12,8 @@ from pathlib import Path
 import gradio as gr
 
 from ...errors import StudioError
-from ..job_panel import timer_update
 from ...export.gguf import QUANTS
+from ..job_panel import timer_update
 
 
 def sources(studio) -> list[tuple[str, str]]:

@@ -11,7 +11,13 @@ import gradio as gr
 from ...errors import StudioError
 from ...presets import get_preset, list_presets
 from ..context import bind
-from ..spec_editor import METHOD_CHANNEL, PRESET_CHANNEL, MethodEditor, carry, input_events
+from ..spec_editor import (
+    METHOD_CHANNEL,
+    PRESET_CHANNEL,
+    MethodEditor,
+    carry,
+    input_events,
+)
 
 
 def build(studio) -> None:
