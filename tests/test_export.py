@@ -65,7 +65,7 @@ def test_q8_0_export_reports_its_difference(workspace, adapter, tmp_path):
 
 
 def test_export_refuses_what_it_cannot_do(workspace, tmp_path):
-    from studio.cli.export import build_spec
+    from studio.export.runner import job_spec as build_spec
     from studio.export import gguf
 
     with pytest.raises(StudioError) as err:

@@ -93,8 +93,10 @@ def _report(args, findings, report: dict) -> int:
         report["findings"] = [f.to_dict() for f in findings]
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
+        from ..i18n import default_lang
+
         for f in findings:
-            print(f"{f.severity}: {f.one_line()}")
+            print(f"{f.severity}: {f.one_line(default_lang())}")
         if "rows" in report:
             summary = f"{report['file']}: {report['rows']} rows, format {report['format']}"
             if report.get("tokens", {}).get("rows"):

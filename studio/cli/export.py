@@ -26,29 +26,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def build_spec(source: str, fmt: str, quant: str, output: str | None, base: str | None) -> dict:
-    """The export job's spec (the CLI and the Merge page's export panel both use this)."""
-    from pathlib import Path
-
-    from ..errors import StudioError
-    from ..export.gguf import check_quant
-
-    path = Path(source).expanduser()
-    if path.exists():
-        source = str(path.resolve())
-    elif "/" in source or source.startswith("."):
-        raise StudioError(key="export.source_missing", path=source)
-    spec = {"source": source, "format": fmt, "quant": check_quant(quant), "base_model": base or None}
-    if output:
-        out = Path(output).expanduser().resolve()
-        if out.suffix != ".gguf":
-            raise StudioError(key="export.not_gguf_name", path=str(out))
-        if out.exists():
-            raise StudioError(key="export.exists", path=str(out))
-        spec["output"] = str(out)
-    return spec
-
-
 def describe(report: dict) -> str:
     check = report["check"]
     lines = [f"{report['gguf']} ({report['bytes'] / 1e6:.1f} MB, {report['quant']})",
@@ -75,7 +52,9 @@ def run(args) -> int:
     from .train import _printer
 
     ws = workspace_from(args)
-    spec = build_spec(args.source, args.format, args.quant, args.output, args.base)
+    from ..export.runner import job_spec
+
+    spec = job_spec(args.source, args.format, args.quant, args.output, args.base)
     manager = JobManager(ws)
     job = manager.submit("export", spec, title=f"export · {Path(spec['source']).name} · {spec['quant']}")
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)

@@ -44,10 +44,11 @@ def register(sub) -> None:
     put.set_defaults(func=run_set)
 
 
-def start(manager, port: int | None = None, owner: str | None = None):
-    """Submit the TensorBoard job (the CLI and the UI button both call this)."""
-    spec = {"logdir": str(manager.workspace.runs), "port": port}
-    return manager.submit("tensorboard", spec, title="TensorBoard", **({"owner": owner} if owner else {}))
+def start(manager, port: int | None = None):
+    """Submit the TensorBoard job, or return the one already running."""
+    from ..tracking.tensorboard import job_spec, running
+
+    return running(manager) or manager.submit("tensorboard", job_spec(manager.workspace, port), title="TensorBoard")
 
 
 def wait_url(manager, job_id: str, timeout: float = 180.0) -> str | None:

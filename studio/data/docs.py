@@ -76,7 +76,7 @@ class DocsConfig(Strict):
     def parse(cls, raw: dict, source: str = "documents config") -> "DocsConfig":
         from pydantic import ValidationError
 
-        from ..spec import _first_error
+        from ..spec import first_error as _first_error
 
         try:
             return cls.model_validate(raw or {})
@@ -547,3 +547,12 @@ def problems(run_dir: str | Path, lang: str = "en") -> list[str]:
             else:
                 out.append(item["message"])
     return out
+
+
+def save_reviewed(datasets_root: Path, name: str, review: list[dict], note: str = "Q&A from documents, reviewed"):
+    """The ticked review rows saved as a new dataset version, checked like any dataset (session.save)."""
+    from .session import Session, save
+
+    rows = selected(review)
+    session = Session(rows, "alpaca", "documents")
+    return save(session, datasets_root, name or "documents-qa", note), len(rows)

@@ -105,6 +105,28 @@ def export(source: str, output: Path, quant: str, work: Path, base_model: str | 
     return report
 
 
+def job_spec(source: str, fmt: str, quant: str, output: str | None, base: str | None) -> dict:
+    """The export job's spec (the CLI and the Merge page's export panel both use this)."""
+    from pathlib import Path
+
+    from .gguf import check_quant
+
+    path = Path(source).expanduser()
+    if path.exists():
+        source = str(path.resolve())
+    elif "/" in source or source.startswith("."):
+        raise StudioError(key="export.source_missing", path=source)
+    spec = {"source": source, "format": fmt, "quant": check_quant(quant), "base_model": base or None}
+    if output:
+        out = Path(output).expanduser().resolve()
+        if out.suffix != ".gguf":
+            raise StudioError(key="export.not_gguf_name", path=str(out))
+        if out.exists():
+            raise StudioError(key="export.exists", path=str(out))
+        spec["output"] = str(out)
+    return spec
+
+
 def run_job(ctx) -> dict:
     spec = ctx.spec
     if (spec.get("format") or "gguf") != "gguf":

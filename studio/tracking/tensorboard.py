@@ -38,6 +38,17 @@ def _answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def job_spec(workspace, port: int | None = None) -> dict:
+    """The tensorboard job's spec (the CLI and the UI button both submit this)."""
+    return {"logdir": str(workspace.runs), "port": port}
+
+
+def running(manager):
+    """The TensorBoard job already running in this workspace, if any (one is enough)."""
+    jobs = [j for j in manager.list(kind="tensorboard", limit=20) if j.state in ("queued", "running")]
+    return jobs[0] if jobs else None
+
+
 def info(run_dir: str | Path) -> dict | None:
     import json
 

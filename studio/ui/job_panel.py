@@ -96,14 +96,36 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
     out = [gr.update(choices=choices, value=job.id), progress_html(job, read_progress(job.run_dir), t)]
     out += [charts.metric_frame(rows, c) for c in cfg.curves]
     out += [tail_log(job.run_dir, 6000)]
+    active = is_active(job)
     if cfg.probe:
         probe = charts.read_probe(job.run_dir)
+        pending = None if probe or active else pending_probe(studio, job)
         if probe:
             out += [gr.update(visible=True, value=charts.probe_frame(probe, t)), charts.probe_markdown(probe, t)]
+        elif pending is not None:  # the before/after probe runs after the training job: keep ticking
+            message = read_progress(pending.run_dir).get("message") or t("state." + pending.state)
+            out += [gr.update(visible=False), t("jobpanel.probe_running", message=message)]
+            active = True
         else:
             out += [gr.update(visible=False), ""]
-    active = is_active(job)
-    return out + [gr.update(active=active), None if active else job.id]
+    return out + [gr.update(active=active), None if is_active(job) else job.id]
+
+
+def pending_probe(studio, job):
+    """The queued or running before/after probe job of a finished training run (None if none)."""
+    if job.state != "succeeded":
+        return None
+    for other in studio.manager.list(limit=50, kind="probe"):
+        if other.state in ACTIVE and other.spec.get("run_dir") == job.run_dir:
+            return other
+    return None
+
+
+def timer_update(studio, job_id: str | None):
+    """`gr.update(active=...)` for a page's own timer that shows one job: on only while it is queued
+    or running (for panels that keep their own job display; wire it to the timer's tick and to
+    whatever sets the job)."""
+    return gr.update(active=is_active(_get(studio, job_id)))
 
 
 def on_pick(studio, cfg: Config, job_id):
