@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_docs import make_documents
 
 
@@ -65,7 +64,7 @@ def test_docs_panel_handlers(studio, tmp_path):
     spec_files = job.spec["files"]
     assert all(str(studio.workspace.uploads) in f for f in spec_files)  # copied into the workspace
     studio.manager.cancel(job_id, wait=True)
-    frame, note = docs_import.on_review(studio, job_id)
+    frame, _note = docs_import.on_review(studio, job_id)
     assert list(frame.columns) == docs_import.REVIEW_COLUMNS
     grid = pd.DataFrame([{"keep": True, "instruction": "Where was Orbiton founded?", "output": "In Lisbon",
                           "source": "notes.md", "page": "", "heading": "Orbiton Company", "status": "kept",

@@ -73,7 +73,7 @@ class DocsConfig(Strict):
     filters: DocsFilterConfig = Field(default_factory=DocsFilterConfig)
 
     @classmethod
-    def parse(cls, raw: dict, source: str = "documents config") -> "DocsConfig":
+    def parse(cls, raw: dict, source: str = "documents config") -> DocsConfig:
         from pydantic import ValidationError
 
         from ..spec import _first_error
