@@ -90,7 +90,7 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str]:
+def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str] | str:
     """The `report_to` list for one run; sets the environment the callbacks read (in the worker)."""
     from ..jobs.secrets import read_secrets
 
@@ -118,4 +118,4 @@ def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str]
         if keys.get(tracker):
             os.environ[KEY_VARS[tracker]] = keys[tracker]
         out.append(name)
-    return out
+    return out or "none"
