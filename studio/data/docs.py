@@ -549,10 +549,18 @@ def problems(run_dir: str | Path, lang: str = "en") -> list[str]:
     return out
 
 
+def review_session(review: list[dict]):
+    """The ticked rows as a Data-page session (alpaca + source columns), for the editing grid."""
+    from .session import Session
+
+    session = Session(selected(review), "alpaca", "documents")
+    session.recheck()
+    return session
+
+
 def save_reviewed(datasets_root: Path, name: str, review: list[dict], note: str = "Q&A from documents, reviewed"):
     """The ticked review rows saved as a new dataset version, checked like any dataset (session.save)."""
-    from .session import Session, save
+    from .session import save
 
-    rows = selected(review)
-    session = Session(rows, "alpaca", "documents")
-    return save(session, datasets_root, name or "documents-qa", note), len(rows)
+    session = review_session(review)
+    return save(session, datasets_root, name or "documents-qa", note), len(session.rows)
