@@ -91,6 +91,8 @@ def config_from(files: list[str], teacher: str = "embedded", model: str | None =
     if not files:
         raise StudioError(key="docs.no_files")
     default_model = {"embedded": "smollm2-135m-instruct"}.get(teacher, model or "")
+    if not default_model or (teacher == "endpoint" and not url):
+        raise StudioError(key="docs.teacher_incomplete", kind=teacher)
     raw = {"files": [str(Path(f).expanduser().resolve()) for f in files], "questions_per_chunk": int(questions),
            "chunk_chars": int(chunk_chars), "max_chunks": int(max_chunks),
            "filters": {"min_support": float(min_support)},
