@@ -19,9 +19,9 @@ def make_documents(folder: Path) -> dict[str, Path]:
     from reportlab.pdfgen import canvas
 
     folder.mkdir(parents=True, exist_ok=True)
-    out = {k: folder / v for k, v in dict(pdf="guide.pdf", docx="policy.docx", md="notes.md", pptx="deck.pptx",
-                                          html="page.html", locked="locked.pdf", scan="scan.pdf",
-                                          broken="broken.docx").items()}
+    names = {"pdf": "guide.pdf", "docx": "policy.docx", "md": "notes.md", "pptx": "deck.pptx", "html": "page.html",
+             "locked": "locked.pdf", "scan": "scan.pdf", "broken": "broken.docx"}
+    out = {k: folder / v for k, v in names.items()}
     pages = [["Orbiton Battery Guide", "The Orbiton X2 battery lasts twelve hours on a full charge.",
               "Charging from empty takes ninety minutes with the supplied adapter."],
              ["Warranty", "The warranty covers the battery for two years from the date of purchase.",

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, tiny_spec, train_inline
+
 from studio.errors import StudioError
 
 
@@ -65,8 +65,8 @@ def test_q8_0_export_reports_its_difference(workspace, adapter, tmp_path):
 
 
 def test_export_refuses_what_it_cannot_do(workspace, tmp_path):
-    from studio.export.runner import job_spec as build_spec
     from studio.export import gguf
+    from studio.export.runner import job_spec as build_spec
 
     with pytest.raises(StudioError) as err:
         build_spec(str(tmp_path), "gguf", "q4_k_m", None, None)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, tiny_spec, train_inline
+
 from studio.errors import StudioError
 
 QUESTIONS = [

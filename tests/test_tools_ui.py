@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_docs import make_documents
 
 
@@ -22,7 +21,7 @@ def test_panels_build_in_both_languages(workspace, manager):
 
     from studio.ui.context import Studio
     from studio.ui.i18n import Translator
-    from studio.ui.panels import docs_import, export, tensorboard
+    from studio.ui.panels import docs_import, export, lmeval, tensorboard
 
     for lang in ("en", "zh"):
         studio = Studio(workspace=workspace, manager=manager, t=Translator(lang))
@@ -30,6 +29,7 @@ def test_panels_build_in_both_languages(workspace, manager):
             docs_import.build(studio)
             export.build(studio)
             tensorboard.build(studio)
+            lmeval.build(studio)
 
 
 def test_ui_texts_exist_in_both_languages():
@@ -65,7 +65,7 @@ def test_docs_panel_handlers(studio, tmp_path):
     spec_files = job.spec["files"]
     assert all(str(studio.workspace.uploads) in f for f in spec_files)  # copied into the workspace
     studio.manager.cancel(job_id, wait=True)
-    frame, note = docs_import.on_review(studio, job_id)
+    frame, _note = docs_import.on_review(studio, job_id)
     assert list(frame.columns) == docs_import.REVIEW_COLUMNS
     grid = pd.DataFrame([{"keep": True, "instruction": "Where was Orbiton founded?", "output": "In Lisbon",
                           "source": "notes.md", "page": "", "heading": "Orbiton Company", "status": "kept",
@@ -83,3 +83,19 @@ def test_export_panel_refuses_and_queues(studio, tmp_path):
     assert job is None and message.startswith("⚠️")
     job, message = export.on_start(studio, str(tmp_path), "q4_k_m", "")
     assert job is None and "llama-quantize" in message
+
+
+def test_lmeval_panel_queues_a_local_task(studio, tmp_path):
+    from studio.ui.panels import lmeval
+
+    job, message = lmeval.on_start(studio, "", None, "tiny-random-llama", "", 0)
+    assert job is None and message.startswith("⚠️")
+    mc = tmp_path / "mc.jsonl"
+    mc.write_text('{"question": "2+2?", "choices": ["4", "5"], "answer": 0}\n')
+    job, message = lmeval.on_start(studio, "local", str(mc), "tiny-random-llama", "", 0)
+    assert job and job in message
+    spec = studio.manager.get(job).spec
+    assert spec["mc_file"].startswith(str(studio.workspace.uploads)) and spec["tasks"] == []
+    studio.manager.cancel(job, wait=True)
+    assert lmeval.table_rows({"tasks": {"t": {"acc": {"base": 0.25, "tuned": 0.5, "delta": 0.25}}}}) == [
+        ["t", "acc", 0.25, 0.5, 0.25]]

@@ -7,7 +7,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, tiny_spec, train_inline
 
 

@@ -36,14 +36,12 @@ def run(args) -> int:
 
     from .. import i18n
     from ..atomic import read_jsonl, write_jsonl
-    from ..data.docs import problems, summary
+    from ..data.docs import config_from, problems, summary
     from ..errors import StudioError
     from ..jobs import JobManager
     from ..jobs.events import read_progress
     from . import workspace_from
     from .train import _printer
-
-    from ..data.docs import config_from
 
     cfg = config_from(args.files, args.teacher, args.model, args.url, args.questions, args.chunk_chars,
                        args.max_chunks, args.min_support)

@@ -73,7 +73,7 @@ class DocsConfig(Strict):
     filters: DocsFilterConfig = Field(default_factory=DocsFilterConfig)
 
     @classmethod
-    def parse(cls, raw: dict, source: str = "documents config") -> "DocsConfig":
+    def parse(cls, raw: dict, source: str = "documents config") -> DocsConfig:
         from pydantic import ValidationError
 
         from ..spec import first_error as _first_error
@@ -91,6 +91,8 @@ def config_from(files: list[str], teacher: str = "embedded", model: str | None =
     if not files:
         raise StudioError(key="docs.no_files")
     default_model = {"embedded": "smollm2-135m-instruct"}.get(teacher, model or "")
+    if not default_model or (teacher == "endpoint" and not url):
+        raise StudioError(key="docs.teacher_incomplete", kind=teacher)
     raw = {"files": [str(Path(f).expanduser().resolve()) for f in files], "questions_per_chunk": int(questions),
            "chunk_chars": int(chunk_chars), "max_chunks": int(max_chunks),
            "filters": {"min_support": float(min_support)},
@@ -549,10 +551,18 @@ def problems(run_dir: str | Path, lang: str = "en") -> list[str]:
     return out
 
 
+def review_session(review: list[dict]):
+    """The ticked rows as a Data-page session (alpaca + source columns), for the editing grid."""
+    from .session import Session
+
+    session = Session(selected(review), "alpaca", "documents")
+    session.recheck()
+    return session
+
+
 def save_reviewed(datasets_root: Path, name: str, review: list[dict], note: str = "Q&A from documents, reviewed"):
     """The ticked review rows saved as a new dataset version, checked like any dataset (session.save)."""
-    from .session import Session, save
+    from .session import save
 
-    rows = selected(review)
-    session = Session(rows, "alpaca", "documents")
-    return save(session, datasets_root, name or "documents-qa", note), len(rows)
+    session = review_session(review)
+    return save(session, datasets_root, name or "documents-qa", note), len(session.rows)

@@ -79,16 +79,16 @@ def render(name: str, gguf_name: str, quant: str, info: dict, merge_report: dict
     lines += ["", "## Use it", "", "```sh", "ollama create my-model -f Modelfile", "ollama run my-model", "```", "",
               "llama.cpp: `llama-cli -m " + gguf_name + " -cnv`", "",
               "## Export check", "",
-              f"Read back with {check['reader']}; greedy answers to the probe prompts ({check['greedy_tokens']} "
-              "tokens) compared with the merged model:", "",
+              (f"Read back with {check['reader']}; greedy answers to the probe prompts ({check['greedy_tokens']} "
+               "tokens) compared with the merged model:"), "",
               "| prompt | same tokens | merged | gguf |", "|---|---|---|---|"]
     for r in check["vs_merged"]["probes"]:
         lines.append(f"| {r['prompt']} | {'yes' if r['same_tokens'] else 'no'} | "
                      f"{r['merged'].replace(chr(10), ' ')[:80]} | {r['gguf'].replace(chr(10), ' ')[:80]} |")
     if check.get("vs_merged_as_stored"):
         s = check["vs_merged_as_stored"]
-        lines += ["", f"Against the merged model rounded to {quant} (what the file stores): same tokens: "
-                  f"{'yes' if s['same_tokens'] else 'no'}, max logit difference {s['max_abs_logit_diff']:.2e}."]
+        lines += ["", (f"Against the merged model rounded to {quant} (what the file stores): same tokens: "
+                       f"{'yes' if s['same_tokens'] else 'no'}, max logit difference {s['max_abs_logit_diff']:.2e}.")]
     if check.get("note"):
         lines += ["", f"_{check['note']}_"]
     lines += ["", "## Probe results", ""] + _probe_section(info.get("probe"))

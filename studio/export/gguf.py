@@ -71,7 +71,7 @@ def convert(folder: Path, outfile: Path, quant: str, log=print, timeout: float =
     env.update(HF_HUB_OFFLINE="1", NO_LOCAL_GGUF="1")
     log(f"converting with llama.cpp's convert_hf_to_gguf ({quant})")
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(outfile.parent),
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=str(outfile.parent),
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         partial.unlink(missing_ok=True)

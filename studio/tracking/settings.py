@@ -90,14 +90,19 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str]:
+def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str] | str:
     """The `report_to` list for one run; sets the environment the callbacks read (in the worker)."""
     from ..jobs.secrets import read_secrets
 
     root = root or workspace_of(run_dir)
 
-    os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(run_dir) / TB_FOLDER)
-    out = ["tensorboard"]
+    out = []
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(run_dir) / TB_FOLDER)
+        out.append("tensorboard")
+    elif log:
+        log("tracking: the tensorboard package is not installed, so this run writes no event files "
+            "(pip install tensorboard)")
     wanted = {k: v for k, v in load(root).items() if v.get("enabled")}
     keys = read_secrets(root, SECRET_ENTRY) if wanted and root is not None else {}
     for tracker, entry in wanted.items():
@@ -113,4 +118,4 @@ def report_to(run_dir: Path, root: Path | None = None, log=_stderr) -> list[str]
         if keys.get(tracker):
             os.environ[KEY_VARS[tracker]] = keys[tracker]
         out.append(name)
-    return out
+    return out or "none"

@@ -62,7 +62,7 @@ def run_job(ctx) -> dict:
     logdir = Path(ctx.spec.get("logdir") or ctx.workspace.runs)
     port = int(ctx.spec.get("port") or free_port())
     ctx.cooperative = True  # a cancel sets the flag; the loop below ends the child process
-    log = open(ctx.run_dir / "tensorboard.log", "ab")
+    log = open(ctx.run_dir / "tensorboard.log", "ab")  # noqa: SIM115 - the child writes to it until the end
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(command(logdir, port), stdout=log, stderr=subprocess.STDOUT, env=env)
     path = ctx.run_dir / INFO
