@@ -50,8 +50,14 @@ def ray_spec(identity_data, processes: int = 2, **training) -> dict:
 
 
 def ray_status(head, job) -> str:
+    """Ray's own word on the job (MISSING until the submission, written to the run folder first, lands)."""
     handle = remote.read_handle(job.run_dir)["handle"]
-    return str(ray_backend.client(head.address).get_job_status(handle).value)
+    try:
+        return str(ray_backend.client(head.address).get_job_status(handle).value)
+    except RuntimeError as exc:
+        if "does not exist" in str(exc):
+            return "MISSING"
+        raise
 
 
 def _studio(workspace, *args, **kw):

@@ -338,7 +338,7 @@ def _zero3_init() -> None:
     _DS_CONFIG_ALIVE.append(plugin)
 
 
-def _report_device(run_dir: Path, rank: int) -> None:
+def _report_device(run_dir: Path, rank: int, offloaded: bool = False) -> None:
     """Which device this rank computes on, in devices/rank-N.json (bench/gpu_check.sh asserts on it)."""
     import torch
     from transformers import TrainerCallback
@@ -349,13 +349,15 @@ def _report_device(run_dir: Path, rank: int) -> None:
 
     class ReportDevice(TrainerCallback):
         def on_train_begin(self, args, state, control, model=None, **kwargs):
-            params = [p for p in model.parameters() if p.numel() > 0] if model is not None else []
+            # under ZeRO-3 a parameter is an empty placeholder and its shard is `ds_tensor`
+            params = [getattr(p, "ds_tensor", p) for p in model.parameters()] if model is not None else []
+            params = [p for p in params if p.numel() > 0]
             write_json(run_dir / DEVICES_DIR / f"rank-{rank}.json", {
                 "rank": rank, "local_rank": local, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
                 "cuda_current_device": torch.cuda.current_device() if torch.cuda.is_available() else None,
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "param_device": str(params[0].device) if params else None,
-                "args_device": str(args.device)})
+                "args_device": str(args.device), "offloaded": offloaded})
 
     _add_callback(ReportDevice)
 
@@ -363,7 +365,7 @@ def _report_device(run_dir: Path, rank: int) -> None:
 def prepare_rank(spec, run_dir: Path, rank: int) -> None:
     """What a rank needs before the recipe loads the model, for the run's strategy."""
     strategy = plan(spec).strategy
-    _report_device(Path(run_dir), rank)
+    _report_device(Path(run_dir), rank, offloaded=plan(spec).offload == "all")
     if strategy == "zero3":
         _zero3_init()
         _gather_zero3_on_train_end()
