@@ -150,6 +150,8 @@ class ResourceSpec(Strict):
                 raise ValueError(f"resources.deepspeed={self.deepspeed} and resources.strategy={self.strategy} "
                                  f"disagree; keep only strategy (deepspeed is its older name)")
             object.__setattr__(self, "strategy", self.deepspeed)
+        elif self.strategy in ("zero2", "zero3"):  # readers of the older key (the estimate) see the same stage
+            object.__setattr__(self, "deepspeed", self.strategy)
         return self
 
 
