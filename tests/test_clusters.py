@@ -46,6 +46,7 @@ def test_plan_reads_devices_processes_strategy(identity_data):
     assert launch.plan(spec_with(identity_data, num_gpus=8, deepspeed="zero3")).strategy == "zero3"
     assert launch.uses_launcher(spec_with(identity_data, strategy="zero3"))  # ZeRO-3 offload on one GPU
     assert not launch.uses_launcher(spec_with(identity_data))
+    assert launch.uses_launcher(spec_with(identity_data, devices="1"))  # GPU 1 alone: made visible by the launch
 
 
 @pytest.mark.parametrize("resources, words", [
