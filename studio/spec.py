@@ -141,6 +141,18 @@ class ResourceSpec(Strict):
     cluster: str = opt("", "Run on this cluster (studio cluster list; empty: this machine)",
                        "在此集群上运行（studio cluster list；留空：本机）", advanced=True)
 
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _device_list(cls, value):
+        """`--set devices=1` reads as a number and `devices: [0, 1]` as a list in YAML: both mean GPU indices."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            return ",".join(str(v) for v in value)
+        return value
+
     @model_validator(mode="after")
     def _old_deepspeed_key(self) -> "ResourceSpec":
         """`deepspeed: zero2|zero3` (older specs) means `strategy: zero2|zero3`; both set must agree."""
@@ -149,6 +161,8 @@ class ResourceSpec(Strict):
                 raise ValueError(f"resources.deepspeed={self.deepspeed} and resources.strategy={self.strategy} "
                                  f"disagree; keep only strategy (deepspeed is its older name)")
             object.__setattr__(self, "strategy", self.deepspeed)
+        elif self.strategy in ("zero2", "zero3"):  # readers of the older key (the estimate) see the same stage
+            object.__setattr__(self, "deepspeed", self.strategy)
         return self
 
 

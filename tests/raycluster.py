@@ -8,7 +8,9 @@ import os
 import signal
 import socket
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,10 +25,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_head(folder: Path, tries: int = 3) -> "RayHead":
+    """A ready head; on a busy machine Ray's fixed 30 s raylet start-up wait can run out, so try again."""
+    for attempt in range(tries):
+        head = RayHead(Path(folder) / f"try-{attempt}")
+        try:
+            head.wait_ready()
+            return head
+        except (RuntimeError, TimeoutError):
+            head.stop()
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class RayHead:
     def __init__(self, folder: Path, cpus: int = 2):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Ray's unix sockets live under --temp-dir and their paths must stay under 108 bytes: a short folder
+        self.temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
         self.dashboard = free_port()
         self.address = f"http://127.0.0.1:{self.dashboard}"
         ports = {"--port": free_port(), "--dashboard-port": self.dashboard, "--ray-client-server-port": free_port(),
@@ -35,7 +53,7 @@ class RayHead:
                  "--runtime-env-agent-port": free_port(), "--metrics-export-port": free_port()}
         cmd = [str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", str(cpus), "--num-gpus", "0",
                "--dashboard-host", "127.0.0.1", "--node-ip-address", "127.0.0.1", "--include-dashboard", "true",
-               "--disable-usage-stats", "--temp-dir", str(self.folder / "tmp"),
+               "--disable-usage-stats", "--temp-dir", self.temp,
                "--min-worker-port", "0", "--max-worker-port", "0"]
         for flag, port in ports.items():
             cmd += [flag, str(port)]
@@ -53,8 +71,9 @@ class RayHead:
             self._remember()
             if self.proc.poll() is not None:
                 raise RuntimeError("ray start exited: " + (self.folder / "ray-head.log").read_text()[-3000:])
+            started = "Ray runtime started" in (self.folder / "ray-head.log").read_text(errors="replace")
             try:
-                if requests.get(self.address + "/api/version", timeout=5).ok:
+                if started and requests.get(self.address + "/api/jobs/", timeout=10).ok:
                     return
             except requests.RequestException:
                 pass
@@ -97,3 +116,4 @@ class RayHead:
         except ProcessLookupError:
             pass
         self.log.close()
+        shutil.rmtree(self.temp, ignore_errors=True)

@@ -46,6 +46,7 @@ def test_plan_reads_devices_processes_strategy(identity_data):
     assert launch.plan(spec_with(identity_data, num_gpus=8, deepspeed="zero3")).strategy == "zero3"
     assert launch.uses_launcher(spec_with(identity_data, strategy="zero3"))  # ZeRO-3 offload on one GPU
     assert not launch.uses_launcher(spec_with(identity_data))
+    assert launch.uses_launcher(spec_with(identity_data, devices="1"))  # GPU 1 alone: made visible by the launch
 
 
 @pytest.mark.parametrize("resources, words", [
@@ -357,3 +358,22 @@ def test_kernel_fallback_when_not_installed():
     assert kernels.unavailable("liger", "liger-kernel", "no_such_module_xyz", "cuda") == \
         "liger: off (the liger-kernel package is not installed: pip install liger-kernel)"
     assert kernels.unavailable("x", "x", "json", "cuda") is None
+
+
+# ------------------------------------------------------------------ memory per GPU follows the strategy
+
+def test_memory_per_device_follows_the_strategy():
+    from studio.sharding import per_device
+
+    w, g, o, layer = 8000, 800, 3200, 100
+    on = {s: per_device(w, g, o, s, "none", 4, layer)[0] for s in ("ddp", "zero1", "zero2", "zero3", "fsdp")}
+    assert on["ddp"] == {"weights": 8000, "gradients": 1600, "optimizer": 3200}
+    assert on["zero1"] == {"weights": 8000, "gradients": 800, "optimizer": 800}
+    assert on["zero2"] == {"weights": 8000, "gradients": 200, "optimizer": 800}
+    assert on["zero3"] == on["fsdp"] == {"weights": 2200, "gradients": 200, "optimizer": 800}
+    gpu, cpu = per_device(w, g, o, "zero3", "all", 4, layer)
+    assert gpu == {"weights": 200, "gradients": 200, "optimizer": 0} and cpu == {"optimizer": 800, "weights": 2000}
+    gpu, cpu = per_device(w, g, o, "fsdp", "all", 4, layer)
+    assert gpu["gradients"] == 0 and cpu["gradients"] == 200
+    assert per_device(w, g, o, "zero2", "optimizer", 1, layer) == ({"weights": 8000, "gradients": 800,
+                                                                   "optimizer": 0}, {"optimizer": 3200})

@@ -73,7 +73,9 @@ def launch_on_ray(spec, ctx) -> dict:
     if result.get("cancelled") or ctx.cancel_requested:
         raise JobCancelled()
     if result.get("error") or "artifacts" not in result:
-        raise StudioError(result.get("error") or "the training processes reported no result")
+        if result.get("error"):
+            raise StudioError(result["error"])  # rank 0's own one-line error, already rendered
+        raise StudioError(key="resources.no_result")
     return result["artifacts"]
 
 

@@ -1,19 +1,24 @@
-"""Multi-process training: `accelerate launch`, one process per GPU, when `resources.num_gpus > 1`.
+"""Multi-process training: `accelerate launch`, one process per GPU (`resources`: devices, processes,
+strategy ddp|fsdp|zero1|zero2|zero3, offload, nodes; see `plan`).
 
-The job's worker stays the owner of the run. It writes an accelerate config (and a DeepSpeed ZeRO
-JSON when `resources.deepspeed` is set) atomically into the run folder, starts `accelerate launch`
-as its child and waits. The child and every rank stay in the worker's process group, so cancelling
-the job (SIGTERM to the group, then SIGKILL) reaches all of them, and a rank that stops at a step
-boundary lets the others stop too.
+The job's worker stays the owner of the run. It writes an accelerate config (with FSDP settings, or a
+DeepSpeed ZeRO JSON beside it) atomically into the run folder, starts `accelerate launch` as its child
+and waits. The child and every rank stay in the worker's process group, so cancelling the job
+(SIGTERM to the group, then SIGKILL) reaches all of them, and a rank that stops at a step boundary
+lets the others stop too. Inside a Ray job the ranks are Ray Train workers instead
+(`studio.clusters.ray_train`); on Slurm, `srun accelerate launch` on every node (`studio.clusters.slurm`).
 
-Every rank runs the same recipe as a single-process run (`studio.train.runner.train`). Rank 0 runs it
-in the run folder; the other ranks run it in `ranks/rank-N/`, whose `checkpoints` links to the shared
-checkpoint folder (the Trainer writes its per-rank files there), so only rank 0 writes the files users
-keep: progress, metrics, the adapter. Rank 0 reports its artifacts, or its error, in
-`launch_result.json`, which the worker returns or raises.
+Every rank runs the same recipe as a single-process run (`studio.train.runner.train`), after
+`prepare_rank`: its own GPU (LOCAL_RANK), ZeRO-3's config registered before the model loads (so
+from_pretrained partitions it: zero.Init), whole weights gathered before the adapter is saved under
+ZeRO-3/FSDP, and its device recorded in `devices/rank-N.json`. Rank 0 runs in the run folder; the
+other ranks in `ranks/rank-N/`, whose `checkpoints` links to the shared checkpoint folder (the Trainer
+writes its per-rank files there), so only rank 0 writes the files users keep: progress, metrics, the
+adapter. Rank 0 reports its artifacts, or its error, in `launch_result.json`, which the worker returns
+or raises.
 
-`resources.launcher: accelerate` takes this path with a single process too: it checks the launch on a
-one-GPU machine. Single-process runs without it never come here.
+`resources.launcher: accelerate` takes this path with a single process too (it checks the launch on a
+one-GPU machine), as do picked `devices` and a sharding strategy on one GPU (e.g. ZeRO-3 offload).
 """
 
 from __future__ import annotations
@@ -79,7 +84,8 @@ def plan(spec) -> Plan:
 
 def uses_launcher(spec) -> bool:
     p = plan(spec)
-    return p.world > 1 or p.strategy != "ddp" or spec.resources.launcher == "accelerate"
+    picked = bool(p.devices) and not p.cpu  # only the launch makes just the picked GPUs visible
+    return p.world > 1 or p.strategy != "ddp" or picked or spec.resources.launcher == "accelerate"
 
 
 def _mixed_precision(spec) -> str:
@@ -231,8 +237,7 @@ def launch(spec, ctx) -> dict:
     if result.get("error"):
         raise StudioError(result["error"])
     if proc.returncode != 0 or "artifacts" not in result:
-        raise StudioError(f"the training processes failed (exit code {proc.returncode})",
-                          f"see {run_dir / 'worker.log'} for each rank's output")
+        raise StudioError(key="resources.launch_failed", code=proc.returncode, log=str(run_dir / "worker.log"))
     return result["artifacts"]
 
 
@@ -255,7 +260,7 @@ def rank_context(job_id: str, rank: int):
     else:
         job = JobStore(workspace.db_path).get(job_id)
     if job is None:
-        raise StudioError(f"job {job_id} not found", "start training through the job manager")
+        raise StudioError(key="resources.job_not_found", job=job_id)
     return context_for(job, workspace, rank)
 
 
@@ -338,7 +343,7 @@ def _zero3_init() -> None:
     _DS_CONFIG_ALIVE.append(plugin)
 
 
-def _report_device(run_dir: Path, rank: int) -> None:
+def _report_device(run_dir: Path, rank: int, offloaded: bool = False) -> None:
     """Which device this rank computes on, in devices/rank-N.json (bench/gpu_check.sh asserts on it)."""
     import torch
     from transformers import TrainerCallback
@@ -349,13 +354,15 @@ def _report_device(run_dir: Path, rank: int) -> None:
 
     class ReportDevice(TrainerCallback):
         def on_train_begin(self, args, state, control, model=None, **kwargs):
-            params = [p for p in model.parameters() if p.numel() > 0] if model is not None else []
+            # under ZeRO-3 a parameter is an empty placeholder and its shard is `ds_tensor`
+            params = [getattr(p, "ds_tensor", p) for p in model.parameters()] if model is not None else []
+            params = [p for p in params if p.numel() > 0]
             write_json(run_dir / DEVICES_DIR / f"rank-{rank}.json", {
                 "rank": rank, "local_rank": local, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
                 "cuda_current_device": torch.cuda.current_device() if torch.cuda.is_available() else None,
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "param_device": str(params[0].device) if params else None,
-                "args_device": str(args.device)})
+                "args_device": str(args.device), "offloaded": offloaded})
 
     _add_callback(ReportDevice)
 
@@ -363,7 +370,7 @@ def _report_device(run_dir: Path, rank: int) -> None:
 def prepare_rank(spec, run_dir: Path, rank: int) -> None:
     """What a rank needs before the recipe loads the model, for the run's strategy."""
     strategy = plan(spec).strategy
-    _report_device(Path(run_dir), rank)
+    _report_device(Path(run_dir), rank, offloaded=plan(spec).offload == "all")
     if strategy == "zero3":
         _zero3_init()
         _gather_zero3_on_train_end()
