@@ -1,0 +1,140 @@
+"""The quick start in headless Chromium: from a fresh workspace's Start page to two answering chat panes.
+
+Counts every click (the budget is 5 with the sample data), screenshots every step into
+test-artifacts/screenshots/, and runs once in Chinese, checking that no visible text on those pages
+is English-only. Fast on purpose: the quick start is pointed at the tiny model (STUDIO_DEFAULT_MODEL)
+and the transformers engine (STUDIO_ENGINE); the tiny model's answers are gibberish, which is fine:
+the test asserts that both panes answered.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from browser import browser_page, shot, studio_server
+
+pytestmark = pytest.mark.browser
+
+FAST = {"STUDIO_DEFAULT_MODEL": "tiny-random-llama", "STUDIO_ENGINE": "transformers",
+        "STUDIO_QUICKSTART_MAX_STEPS": "3"}
+# proper nouns and units that stay as they are in Chinese
+ALLOWED = {"tune", "studio", "orbiton", "lora", "qlora", "dora", "sft", "cpu", "gpu", "gb", "mb", "jsonl", "json",
+           "csv", "excel", "parquet", "yaml", "english", "tiny", "random", "llama", "smollm2", "instruct", "alpaca",
+           "sharegpt", "r", "s", "m", "min", "ok", "vllm", "transformers", "api", "gradio"}
+DATA_AREAS = "#qs-data-table, #qs-base-chat, #qs-tuned-chat, #qs-question, #qs-spec, #status-text .sb-names"
+
+
+class Clicks:
+    """Counts the user's clicks (an upload counts as one)."""
+
+    def __init__(self, page):
+        self.page, self.n, self.log = page, 0, []
+
+    def click(self, selector: str) -> None:
+        self.page.click(selector)
+        self.n += 1
+        self.log.append(selector)
+
+
+def english_only(page) -> list[str]:
+    """Visible text runs on the page with Latin words that are not allowed proper nouns, and no Chinese."""
+    texts = page.evaluate(
+        """(skip) => {
+          const out = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          let node;
+          while ((node = walker.nextNode())) {
+            const el = node.parentElement;
+            if (!el || el.closest(skip) || el.closest('script,style,svg,footer')) continue;
+            const style = getComputedStyle(el);
+            if (style.display === 'none' || style.visibility === 'hidden' || !el.offsetParent && style.position !== 'fixed') continue;
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || r.height === 0) continue;
+            const text = node.textContent.trim();
+            if (text) out.push(text);
+          }
+          document.querySelectorAll('input[placeholder], textarea[placeholder]').forEach(e => {
+            if (!e.closest(skip) && e.offsetParent && e.placeholder.trim()) out.push(e.placeholder.trim());
+          });
+          return out;
+        }""", DATA_AREAS)
+    bad = []
+    for text in texts:
+        if re.search(r"[\u4e00-\u9fff]", text):
+            continue
+        words = {w.lower() for w in re.findall(r"[A-Za-z]{2,}", text)}
+        if words - ALLOWED:
+            bad.append(text)
+    return bad
+
+
+def run_quickstart(page, url: str, lang: str) -> Clicks:
+    clicks = Clicks(page)
+    page.goto(url + ("/zh" if lang == "zh" else "/"))
+    page.wait_for_selector("#qs-sample")
+    page.wait_for_selector("#status-text .sb-count")
+    shot(page, f"qs-{lang}-0-start")
+    checks = [english_only(page)] if lang == "zh" else []
+
+    clicks.click("#qs-sample")
+    page.wait_for_selector("#qs-data-info:has-text('Orbiton')")
+    page.wait_for_selector("#qs-next:not([disabled])")
+    shot(page, f"qs-{lang}-1-data")
+    checks += [english_only(page)] if lang == "zh" else []
+
+    clicks.click("#qs-next")
+    page.wait_for_selector("#qs-recipe-summary:has-text('LoRA')")
+    shot(page, f"qs-{lang}-2-recipe")
+    checks += [english_only(page)] if lang == "zh" else []
+
+    clicks.click("#qs-next")  # Start training
+    page.wait_for_selector("#qs-progress .studio-progress", timeout=60000)
+    shot(page, f"qs-{lang}-3-train")
+    checks += [english_only(page)] if lang == "zh" else []
+
+    # training ends -> the compare step opens by itself and the engine comes up
+    page.wait_for_selector("#qs-compare", state="visible", timeout=300000)
+    page.wait_for_selector("#qs-ask:not([disabled])", timeout=300000)
+    question = page.locator("#qs-question textarea").input_value()
+    assert question.strip(), "no suggested question"
+    shot(page, f"qs-{lang}-4-compare")
+    checks += [english_only(page)] if lang == "zh" else []
+
+    clicks.click("#qs-ask")
+    for pane in ("qs-base-chat", "qs-tuned-chat"):
+        page.wait_for_function(
+            """(id) => { const bots = document.querySelectorAll('#' + id + ' .bot-row');
+                         return bots.length > 0 && bots[bots.length - 1].innerText.trim().length > 0; }""",
+            arg=pane, timeout=120000)
+    time.sleep(1)
+    for pane in ("qs-base-chat", "qs-tuned-chat"):
+        answer = page.locator(f"#{pane} .bot-row").last.inner_text()
+        assert "⚠️" not in answer, answer
+    shot(page, f"qs-{lang}-5-answers")
+    if lang == "zh":
+        bad = sorted({text for found in checks for text in found})
+        assert not bad, f"English-only text on the Chinese pages: {bad}"
+    return clicks
+
+
+def _stop_engines(workspace):
+    from studio.jobs import JobManager
+    from studio.workspace import Workspace
+
+    mgr = JobManager(Workspace.open(workspace), grace=5.0)
+    for job in mgr.store.list(states=("running", "queued")):
+        mgr.cancel(job.id, wait=True)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_quickstart_to_two_answering_panes(tmp_path, tiny_model, lang):
+    workspace = tmp_path / "ws"
+    try:
+        with studio_server(workspace, env=FAST) as (url, _proc), browser_page() as page:
+            clicks = run_quickstart(page, url, lang)
+            assert clicks.n <= 5, clicks.log
+    finally:
+        _stop_engines(workspace)
