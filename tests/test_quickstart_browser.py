@@ -105,19 +105,34 @@ def run_quickstart(page, url: str, lang: str) -> Clicks:
 
     clicks.click("#qs-ask")
     for pane in ("qs-base-chat", "qs-tuned-chat"):
-        page.wait_for_function(
-            """(id) => { const bots = document.querySelectorAll('#' + id + ' .bot-row');
-                         return bots.length > 0 && bots[bots.length - 1].innerText.trim().length > 0; }""",
-            arg=pane, timeout=120000)
-    time.sleep(1)
-    for pane in ("qs-base-chat", "qs-tuned-chat"):
-        answer = page.locator(f"#{pane} .bot-row").last.inner_text()
-        assert "⚠️" not in answer, answer
-    shot(page, f"qs-{lang}-5-answers")
+        _wait_answer(page, pane, lang)
+    _check_answers(page, lang)
     if lang == "zh":
         bad = sorted({text for found in checks for text in found})
         assert not bad, f"English-only text on the Chinese pages: {bad}"
     return clicks
+
+
+def _wait_answer(page, pane: str, lang: str) -> None:
+    try:
+        page.wait_for_function(
+            """(id) => { const bots = document.querySelectorAll('#' + id + ' [data-testid="bot"]');
+                         if (!bots.length) return false;
+                         const label = bots[bots.length - 1].getAttribute('aria-label') || '';
+                         return label.replace(/^[^:]*:/, '').trim().length > 0; }""",
+            arg=pane, timeout=120000)
+    except Exception:
+        shot(page, f"qs-{lang}-failed-{pane}")
+        raise AssertionError(f"{pane} did not answer; message: {page.locator('#qs-message').inner_text()!r}; "
+                             f"pane: {page.locator('#' + pane).inner_html()[-1500:]}") from None
+
+
+def _check_answers(page, lang: str) -> None:
+    time.sleep(1)
+    for pane in ("qs-base-chat", "qs-tuned-chat"):
+        answer = page.locator(f"#{pane} [data-testid='bot']").last.get_attribute("aria-label") or ""
+        assert "⚠️" not in answer, answer
+    shot(page, f"qs-{lang}-5-answers")
 
 
 def _stop_engines(workspace):

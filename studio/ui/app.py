@@ -64,6 +64,7 @@ def _page(studio: Studio, paths: dict[str, str]) -> None:
     t = studio.t
     gr.Navbar(visible=False)
     start_page = "start"
+    bar, open_jobs, timer, refresh, outputs = status.build(studio)  # fixed at the bottom (style.css)
     with gr.Row(elem_id="studio-shell", equal_height=False):
         with gr.Column(scale=0, min_width=92, elem_id="studio-rail"):
             nav = rail.build_rail(t, PAGES, current=start_page)
@@ -77,11 +78,10 @@ def _page(studio: Studio, paths: dict[str, str]) -> None:
             with gr.Tabs(selected=start_page, elem_id="studio-pages") as nav.tabs:
                 handles: dict = {}
                 with gr.Tab(t("shell.start"), id="start", elem_id="page-start"):
-                    flow.build(studio, nav)
+                    flow.build(studio, nav, timer)
                 for name in TABS:
                     with gr.Tab(t(f"{name}.tab"), id=name, elem_id=f"page-{name}"):
                         handles[name] = _mount(name, studio, handles)
-    bar, open_jobs, timer, refresh, outputs = status.build(studio)
     drawer.build(studio, open_jobs)
     rail.wire(nav)
     for code, button in lang_buttons.items():

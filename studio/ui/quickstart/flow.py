@@ -53,8 +53,9 @@ def _preview(rows: list[dict]) -> pd.DataFrame:
 class Flow:
     """The components of the flow, and the updates that move between its steps."""
 
-    def __init__(self, studio, nav):
+    def __init__(self, studio, nav, status_timer=None):
         self.studio, self.t, self.nav = studio, studio.t, nav
+        self.status_timer = status_timer or gr.Timer(active=False)  # the status bar's: woken when jobs start
 
     # ---------------------------------------------------------------- layout
 
@@ -133,13 +134,13 @@ class Flow:
         self.own.click(self.on_own, [self.state], data_out, **common, api_visibility="private")
         self.upload.upload(self.on_upload, [self.state, self.upload], data_out, **common, api_visibility="private")
         recent_out = [self.state, *self.view_outputs, self.progress, self.engine, self.question, self.ask,
-                      self.base_chat, self.tuned_chat, self.message, self.timer]
+                      self.base_chat, self.tuned_chat, self.message, self.timer, self.status_timer]
         self.recent.click(self.on_recent, [self.state, self.recent_pick], recent_out, **common,
                           api_visibility="private")
         self.recent_pick.focus(lambda: gr.Dropdown(choices=self._recent_choices()), None, self.recent_pick,
                                **common, api_visibility="private")
         next_out = [self.state, self.key, *self.view_outputs, self.recipe, self.spec_yaml, self.progress,
-                    self.message, self.timer]
+                    self.message, self.timer, self.status_timer]
         self.next.click(self.on_next, [self.state, self.key], next_out, **common, concurrency_limit=1,
                         api_visibility="private")
         self.back.click(self.on_back, [self.state], [self.state, *self.view_outputs, self.timer], **common,
@@ -190,13 +191,13 @@ class Flow:
             try:
                 planned = plan(state["data"], self.studio.workspace.root, default_model())
             except (StudioError, DataError) as exc:
-                return [state, key, *self.view(1), *keep[:3], _error(self.t, exc), gr.Timer()]
+                return [state, key, *self.view(1), *keep[:3], _error(self.t, exc), gr.Timer(), gr.Timer()]
             spec = planned.spec
             state = dict(state, step=2, spec=spec.model_dump(mode="json"),
                          question=actions.suggested_question(planned.held_out))
             sentence = f"### {self.t('quickstart.recipe_title')}\n{planned.summary(self.t.lang)}\n\n" + \
                 self.t("quickstart.recipe_model", model=spec.model.name, method=spec.method)
-            return [state, key, *self.view(2), sentence, spec.to_yaml(), gr.HTML(), "", gr.Timer()]
+            return [state, key, *self.view(2), sentence, spec.to_yaml(), gr.HTML(), "", gr.Timer(), gr.Timer()]
         if step == 2:  # recipe -> train: start the run
             from ...spec import build_spec
 
@@ -205,12 +206,12 @@ class Flow:
                 job = actions.start_run(self.studio.manager, spec, owner=_user(request), key=key)
             except (StudioError, DataError) as exc:
                 return [state, key, *self.view(2), gr.Markdown(), gr.Code(), gr.HTML(), _error(self.t, exc),
-                        gr.Timer()]
+                        gr.Timer(), gr.Timer()]
             state = dict(state, step=3, job=job.id, serve=None)
             return [state, uuid.uuid4().hex, *self.view(3), gr.Markdown(), gr.Code(),
                     progress_html(job, read_progress(job.run_dir), self.t), self.t("quickstart.training"),
-                    gr.Timer(active=True)]
-        return [state, key, *self.view(step), *keep, gr.Timer()]
+                    gr.Timer(active=True), gr.Timer(active=True)]
+        return [state, key, *self.view(step), *keep, gr.Timer(), gr.Timer()]
 
     def on_back(self, state: dict):
         step = max(0, state.get("step", 0) - 1)
@@ -226,7 +227,8 @@ class Flow:
                 keep if question is None else question, keep if ask is None else gr.Button(interactive=ask),
                 keep if panes[0] is None else gr.Chatbot(label=panes[0]),
                 keep if panes[1] is None else gr.Chatbot(label=panes[1]),
-                keep if message is None else message, gr.Timer(active=active)]
+                keep if message is None else message, gr.Timer(active=active),
+                gr.Timer(active=True) if active else gr.Timer()]
 
     def on_recent(self, state: dict, job_id: str | None):
         choices = self._recent_choices()
@@ -285,7 +287,7 @@ def _user(request) -> str | None:
     return getattr(request, "username", None) if request is not None else None
 
 
-def build(studio, nav) -> Flow:
-    flow = Flow(studio, nav)
+def build(studio, nav, status_timer=None) -> Flow:
+    flow = Flow(studio, nav, status_timer)
     flow.build()
     return flow
