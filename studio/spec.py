@@ -10,15 +10,16 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .config import Strict, opt
 from .errors import StudioError
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+Auto = Literal["auto"]  # a value the default recipe (studio/recipe/auto.py) decides from the data and method
 
 
 class ModelSpec(Strict):
@@ -41,17 +42,27 @@ class DataSpec(Strict):
     format: str = opt("auto", "Data format (auto-detected)", "数据格式（自动检测）")
     columns: dict[str, str] = opt({}, "Column mapping: your column -> schema field",
                                   "列映射：你的列名 -> 规范字段", advanced=True)
-    val_size: float = opt(0.0, "Fraction of rows held out for validation", "验证集比例", ge=0.0, lt=0.9)
+    val_size: Annotated[float, Field(ge=0.0, lt=0.9)] | Auto = opt(
+        0.0, "Fraction of rows held out for validation (auto: an eighth when there are 16 rows or more)",
+        "验证集比例（auto：数据不少于 16 行时留出八分之一）")
     max_rows: int | None = opt(None, "Use at most this many rows", "最多使用的行数", ge=1, advanced=True)
     system_prompt: str | None = opt(None, "System prompt added to every example", "添加到每条样本的系统提示",
                                     advanced=True)
+    keep_general: bool = opt(False, "Keep general abilities: mix in the base model's own answers to general "
+                                    "questions (SFT)", "保留通用能力：混入基座模型对通用问题的自有回答（SFT）")
+    replay_ratio: Annotated[float, Field(ge=0.0, le=10.0)] | Auto = opt(
+        "auto", "General rows mixed in per training row (auto: from the dataset size)",
+        "每条训练数据混入的通用数据条数（auto：按数据量决定）", advanced=True)
 
 
 class TrainingSpec(Strict):
-    max_steps: int = opt(-1, "Stop after this many optimizer steps (-1: use epochs)",
-                         "训练步数上限（-1 表示按轮数）", ge=-1)
-    num_epochs: float = opt(3.0, "Passes over the data", "训练轮数", gt=0)
-    learning_rate: float = opt(2e-4, "Learning rate", "学习率", gt=0, lt=1)
+    max_steps: Annotated[int, Field(ge=-1)] | Auto = opt(
+        -1, "Stop after this many optimizer steps (-1: use epochs; auto: from the rows and epochs)",
+        "训练步数上限（-1 表示按轮数；auto：按数据行数和轮数决定）")
+    num_epochs: Annotated[float, Field(gt=0)] | Auto = opt(
+        3.0, "Passes over the data (auto: more for small data)", "训练轮数（auto：数据少时多训几轮）")
+    learning_rate: Annotated[float, Field(gt=0, lt=1)] | Auto = opt(
+        2e-4, "Learning rate (auto: from the method and LoRA rank)", "学习率（auto：按方法和 LoRA 秩决定）")
     batch_size: int = opt(8, "Examples per step on each device", "每个设备每步的样本数", ge=1)
     grad_accum: int = opt(1, "Gradient accumulation steps", "梯度累积步数", ge=1)
     max_length: int = opt(1024, "Longest example in tokens (longer ones are truncated and reported)",

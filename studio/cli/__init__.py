@@ -13,7 +13,7 @@ import sys
 
 from ..errors import StudioError
 
-COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve"]
+COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "probe"]
 
 
 def _parser() -> argparse.ArgumentParser:

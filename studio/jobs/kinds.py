@@ -35,6 +35,7 @@ KINDS: dict[str, Kind] = {
         Kind("serve", "studio.infer.serve:run_job", pool="serve"),
         Kind("generate", "studio.data.self_instruct:run_job", resumable=True),
         Kind("eval", "studio.eval.runner:run_job"),
+        Kind("probe", "studio.eval.probe:run_job"),
         Kind("sleep", "studio.jobs.testing:run_sleep", resumable=True),
     )
 }

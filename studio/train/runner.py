@@ -68,6 +68,7 @@ def train(spec: RunSpec, ctx) -> dict:
     from .callbacks import JobCallback
 
     run_dir = ctx.run_dir
+    spec, recipe = _recipe(spec, ctx)  # `auto` steps/epochs/LR/split/replay ratio -> numbers (recipe.json)
     write_text(run_dir / "spec.yaml", spec.to_yaml())
     events = ctx.events
     method = methods.REGISTRY.get(spec.method)
@@ -89,6 +90,7 @@ def train(spec: RunSpec, ctx) -> dict:
     data = prepare(spec.data, stage.data_target, ctx.workspace.root, seed=spec.training.seed)
     for finding in data.warnings[:20]:
         events.log(f"data warning: {finding.one_line()}")
+    data = _replay(spec, recipe, data, ctx)  # keep general abilities: the base's own answers mixed in
     report = length_report(data.train, tokenizer, spec.training.max_length)
     report.update(format=data.format, train_rows=data.rows, eval_rows=len(data.eval) if data.eval else 0)
     write_json(run_dir / "data_report.json", report)
@@ -141,10 +143,32 @@ def train(spec: RunSpec, ctx) -> dict:
                                              "model_kind": stage.model_kind})
     summary = {"train_runtime_s": round(time.time() - started, 2), "global_step": trainer.state.global_step,
                "train_loss": result.training_loss, "resumed_from": resume.name if resume else None,
-               "metrics": result.metrics, **params}
+               "metrics": result.metrics, "recipe": recipe, **params}
     write_json(run_dir / "summary.json", summary)
     events.progress(1.0, f"done: {trainer.state.global_step} steps, loss {result.training_loss:.4f}",
                     phase="done", step=trainer.state.global_step, total=trainer.state.max_steps, force=True)
     events.log(json.dumps(summary, default=str))
-    return {"adapter" if method.artifact == "adapter" else "model": str(target),
-            "summary": str(run_dir / "summary.json")}
+    artifacts = {"adapter" if method.artifact == "adapter" else "model": str(target),
+                 "summary": str(run_dir / "summary.json")}
+    _queue_probe(spec, ctx, artifacts)
+    return artifacts
+
+
+# ---------------------------------------------------------------- the default recipe (studio/recipe/run.py)
+
+def _recipe(spec: RunSpec, ctx) -> tuple[RunSpec, dict]:
+    from ..recipe import run as recipe_run
+
+    return recipe_run.apply(spec, ctx)
+
+
+def _replay(spec: RunSpec, recipe: dict, data, ctx):
+    from ..recipe import run as recipe_run
+
+    return recipe_run.mix(spec, recipe, data, ctx)
+
+
+def _queue_probe(spec: RunSpec, ctx, artifacts: dict) -> None:
+    from ..recipe import run as recipe_run
+
+    recipe_run.queue_probe(spec, ctx, artifacts)
