@@ -77,7 +77,7 @@ def test_optimizer_states_by_optimizer():
 def test_unknown_hub_model_uses_the_shape_named_by_its_size():
     cfg, source = est.model_config("some-org/Some-Model-7B-Instruct")
     assert "not downloaded" in source
-    assert 6.5e9 < est._shape_params(cfg) < 8.5e9
+    assert 6.5e9 < est.shape_params(cfg) < 8.5e9
     with pytest.raises(StudioError, match="Cannot read the config"):
         est.model_config("some-org/no-size-here")
 
@@ -132,10 +132,10 @@ def test_stage_extra_models_count_a_reference_only_without_adapters():
 
     probe = est.estimate(spec_for(batch_size=2, max_length=32), hardware=CPU_8G).details["probe"]
     ref = StageMemory(reference=True)
-    assert est._extra_models(spec_for(), ref, CPU_8G, probe) == 0  # lora: the adapter is switched off
-    assert est._extra_models(spec_for(method="full"), ref, CPU_8G, probe) == probe.weights
+    assert est.extra_models(spec_for(), ref, CPU_8G, probe) == 0  # lora: the adapter is switched off
+    assert est.extra_models(spec_for(method="full"), ref, CPU_8G, probe) == probe.weights
     teacher = StageMemory(frozen_models=("",), trained_models=("",))
-    assert est._extra_models(spec_for(), teacher, CPU_8G, probe) == 5 * probe.weights
+    assert est.extra_models(spec_for(), teacher, CPU_8G, probe) == 5 * probe.weights
 
 
 def test_stages_declare_what_they_hold():
@@ -186,28 +186,17 @@ def test_cli_prints_the_estimate_and_json(capsys, workspace, identity_data, tiny
 
 
 def test_ui_panel_renders_the_breakdown(workspace, tiny_model):
-    import gradio as gr
-
     from studio.jobs import JobManager
     from studio.ui import estimate_panel
     from studio.ui.context import Studio
     from studio.ui.i18n import Translator
-    from studio.ui.spec_editor import SpecEditor
 
     studio = Studio(workspace, JobManager(workspace), Translator("zh"))
-    with gr.Blocks():
-        editor = SpecEditor(studio)
-        editor.model_section()
-        editor.method_section()
-        editor.stage_section()
-        editor.run_section([])
-        estimate_panel.build(editor)
-    values = [getattr(c, "value", None) for c in editor.inputs]
-    values[0] = "tiny-random-llama"
-    bar, markdown = estimate_panel.render(editor, "24GiB", values)
-    assert bar.count("<div title=") >= 3 and "权重" in bar
+    raw = {"model": {"name": "tiny-random-llama"}, "method": "lora"}
+    bar, markdown = estimate_panel.render(studio, raw, "24GiB")
+    assert bar.count("<div title=") >= 3 and "权重" in bar and "mem-limit" in bar
     assert "放得下" in markdown and "| 权重 |" in markdown
-    _bar, error = estimate_panel.render(editor, "lots", values)
+    _bar, error = estimate_panel.render(studio, raw, "lots")
     assert error.startswith("⚠️")
 
 

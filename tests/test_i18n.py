@@ -1,40 +1,182 @@
-"""Every UI text key used in the code exists in English and Chinese."""
+"""Every user-facing text exists in English and Simplified Chinese: these tests fail when one lacks
+its Chinese entry (UI labels, core errors and findings, spec option help texts)."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
+import pytest
+
+from studio import i18n as core
 from studio.ui.i18n import table
 
-UI = Path(__file__).resolve().parents[1] / "studio" / "ui"
-KEY = re.compile(r"""\bt\(\s*f?["']([a-z_]+\.[a-z0-9_]+)["']""")
+ROOT = Path(__file__).resolve().parents[1]
+UI = ROOT / "studio" / "ui"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LETTERS = re.compile(r"[A-Za-z]{2,}")
+# English texts that stay the same in Chinese: names, units, format strings
+SAME_IN_BOTH = re.compile(r"^(ETA|LoRA|JSON|JSONL|YAML|API|URL|GPU|CPU|vLLM|[{}\w\s.:/%·—\-()|*#`]*)$")
 
 
-def used_keys() -> set[str]:
-    keys = set()
+def _is_format_only(text: str) -> bool:
+    """A text with no words outside {placeholders} and markup (e.g. "{name} · {state}")."""
+    return not LETTERS.search(re.sub(r"\{[^}]*\}|<[^>]*>|`[^`]*`", "", text))
+
+
+def _untranslated(en: dict, zh: dict, allow=()) -> list[str]:
+    bad = []
+    for key, text in en.items():
+        if key in allow:
+            continue
+        other = zh.get(key, "")
+        if not other.strip():
+            bad.append(f"{key}: missing")
+        elif LETTERS.search(text) and not _is_format_only(text) and not CJK.search(other):
+            bad.append(f"{key}: not Chinese: {other!r}")
+    return bad
+
+
+# ---------------------------------------------------------------------------------------------- UI texts
+
+UI_SAME = {"app.title"}  # the product name
+
+
+def test_every_ui_text_has_a_chinese_text():
+    bad = _untranslated(table("en"), table("zh"), UI_SAME)
+    assert not bad, bad
+
+
+def test_both_languages_have_the_same_ui_keys():
+    assert sorted(set(table("en")) ^ set(table("zh"))) == []
+
+
+KEY_CALL = re.compile(r"""\bt\(\s*(f?)(["'])([a-z_]+\.[a-zA-Z0-9_{}.]*)\2\s*([,)+])""")
+
+
+def used_ui_keys() -> tuple[set[str], set[str]]:
+    """(exact keys, prefixes of keys built at run time) passed to a translator `t(...)` in studio/ui."""
+    exact, prefixes = set(), set()
     for path in UI.rglob("*.py"):
-        keys |= set(KEY.findall(path.read_text(encoding="utf-8")))
-    return keys
+        for f, _q, key, after in KEY_CALL.findall(path.read_text(encoding="utf-8")):
+            if f or after == "+" or "{" in key:
+                prefixes.add(key.split("{")[0])
+            else:
+                exact.add(key)
+    return exact, prefixes
 
 
 def test_every_used_key_exists_in_both_languages():
     en, zh = table("en"), table("zh")
-    missing = sorted(k for k in used_keys() if k not in en or k not in zh)
+    exact, prefixes = used_ui_keys()
+    assert len(exact) > 200  # the scan finds the keys
+    missing = sorted(k for k in exact if (k not in en and f"{k}.msg" not in core.table("en"))
+                     or (k not in zh and f"{k}.msg" not in core.table("zh")))
     assert not missing, missing
-
-
-def test_both_languages_have_the_same_keys():
-    en, zh = table("en"), table("zh")
-    assert sorted(set(en) ^ set(zh)) == []
-
-
-def test_chinese_texts_are_chinese():
-    zh = table("zh")
-    with_cjk = [k for k, v in zh.items() if re.search(r"[\u4e00-\u9fff]", v)]
-    assert len(with_cjk) >= 0.8 * len(zh)
+    dangling = sorted(p for p in prefixes if not any(k.startswith(p) for k in en))
+    assert not dangling, dangling
 
 
 def test_state_names_are_translated():
     for state in ("queued", "running", "succeeded", "failed", "cancelled", "interrupted"):
-        assert table("zh")[f"state.{state}"] != state
+        assert CJK.search(table("zh")[f"state.{state}"])
+
+
+# ---------------------------------------------------------------------------------------------- core texts
+
+def test_every_core_text_has_a_chinese_text():
+    en, zh = core.table("en"), core.table("zh")
+    bad = _untranslated(en, zh, {"data_findings.sep"})
+    assert not bad, bad
+    assert sorted(set(en) ^ set(zh)) == []
+
+
+def _keys_used_in_code() -> dict[str, str]:
+    """key -> file, for every StudioError(key=...) and Finding.of(severity, key, ...) in studio/."""
+    found = {}
+    for path in (ROOT / "studio").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name.endswith("Error"):
+                for kw in node.keywords:
+                    if kw.arg == "key" and isinstance(kw.value, ast.Constant):
+                        found[kw.value.value] = str(path.relative_to(ROOT))
+            if name == "of" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+                found[node.args[1].value] = str(path.relative_to(ROOT))
+    return found
+
+
+def test_every_error_key_in_the_code_has_both_languages():
+    used = _keys_used_in_code()
+    assert len(used) > 30
+    for lang in ("en", "zh"):
+        texts = core.table(lang)
+        missing = sorted(f"{k} ({f})" for k, f in used.items() if f"{k}.msg" not in texts)
+        assert not missing, (lang, missing)
+
+
+def test_format_problems_name_keys_with_both_languages():
+    from studio.data import formats
+
+    rows = [{}, {"instruction": 3, "output": ""}, {"messages": [{"role": "x", "content": 1}]},
+            {"conversations": "no"}, {"prompt": "p", "chosen": "a", "rejected": "a"},
+            {"prompt": "p", "completion": "c", "label": "maybe"}, {"instruction": "i", "output": "o", "history": 1}]
+    seen = set()
+    for fmt in formats.FORMATS.values():
+        for row in rows:
+            for _field, key, args in fmt.check(row):
+                seen.add(key)
+                for lang in ("en", "zh"):
+                    text = core.text(f"{key}.msg", lang, **args)
+                    assert text != f"{key}.msg" and "{" not in text.replace("{%", ""), (key, lang, text)
+    assert len(seen) >= 6
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_errors_render_in_the_readers_language(lang):
+    from studio.data import edit
+    from studio.data.findings import DataError
+
+    with pytest.raises(DataError) as info:
+        edit.delete_rows([{"a": 1}], "7")
+    line = info.value.one_line(lang)
+    assert "1..1" in line and (CJK.search(line) if lang == "zh" else not CJK.search(line))
+
+
+# ---------------------------------------------------------------------------------------------- spec options
+
+def _config_classes():
+    """Every pydantic config class the forms render (the spec, methods, stages, sampling, generation)."""
+    import studio.data.self_instruct
+    import studio.infer.base
+    import studio.spec  # noqa: F401
+    from studio import methods, stages
+    from studio.config import Strict
+
+    classes, todo = set(), [Strict]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in classes:
+                classes.add(sub)
+                todo.append(sub)
+    classes |= {m.config for m in methods.REGISTRY} | {s.config for s in stages.REGISTRY}
+    return classes
+
+
+def test_every_option_help_text_has_chinese():
+    bad = []
+    classes = _config_classes()
+    assert len(classes) > 10
+    for cls in classes:
+        for name, info in cls.model_fields.items():
+            if not info.description:
+                continue
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            if not CJK.search(str(extra.get("zh") or "")):
+                bad.append(f"{cls.__module__}.{cls.__name__}.{name}")
+    assert not bad, sorted(bad)

@@ -45,6 +45,8 @@ def register(sub) -> None:
                                       "judge: rule|teacher, temperature}. An endpoint's API key is read from the "
                                       "environment variable named by teacher.api_key_env, never from the file.")
     gen.add_argument("config", help="CONFIG.yaml")
+    gen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a key of the config (num_instructions=50, teacher.model=..., ...)")
     gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
     gen.set_defaults(func=run_self_instruct)
 
@@ -123,7 +125,7 @@ def run_self_instruct(args) -> int:
     from .train import _printer
 
     ws = _workspace(args)
-    cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config)
+    cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config, args.overrides)
     secrets = {}
     if cfg.teacher.kind == "endpoint":
         key = os.environ.get(cfg.teacher.api_key_env, "")

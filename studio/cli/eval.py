@@ -22,23 +22,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    import yaml
-
-    from ..errors import StudioError
-
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise StudioError(f"--set {item!r} is not KEY=VALUE", "e.g. --set data.limit=20")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return raw
-
-
 def absolute_paths(raw: dict) -> dict:
     """Paths in the spec that exist relative to here, made absolute (the worker runs elsewhere)."""
     from pathlib import Path
@@ -83,8 +66,8 @@ def run(args) -> int:
     from .train import _printer
 
     ws = workspace_from(args)
-    raw = absolute_paths(apply_overrides(load_yaml(args.spec) or {}, args.overrides))
-    spec = build(raw, source=args.spec)
+    spec = build(load_yaml(args.spec), args.spec, args.overrides)  # --set: the same keys and messages as train
+    spec = build(absolute_paths(spec.model_dump(mode="json")), args.spec)
     secrets = {}
     if args.judge_key_env:
         if not os.environ.get(args.judge_key_env):

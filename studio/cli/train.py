@@ -79,7 +79,10 @@ def run(args) -> int:
 
     ws = workspace_from(args)
     raw, source = build_raw(args, ws.root)
-    spec = build_spec(raw, args.overrides, source=source)
+    notes: list[str] = []
+    spec = build_spec(raw, args.overrides, source=source, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     manager = JobManager(ws)
     job = start_training(manager, spec)
     print(job.run_dir, flush=True)

@@ -6,7 +6,7 @@
   "changed from string to number in row 1232";
 - duplicate rows;
 - rows longer than the chosen max length in tokens of the chosen model, measured the way trl
-  tokenizes them (`preview.lengths`), so what we report is what trl would cut.
+  tokenizes them (`lengths.row_token_lengths`), so what we report is what trl would cut.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def mixed_types(table: Table, skip: set[tuple[int, str]]) -> list[Finding]:
             for i in rows:
                 if (i, key) in skip:
                     continue
-                out.append(Finding("warning", f"is {kind} here but {major} in {len(kinds[major])} other rows",
-                                   f"make every '{key}' {major} (Arrow stores one type per column)",
-                                   file=table.file, line=table.line_of(i), row=i + 1, field=key))
+                out.append(Finding.of("warning", "data_checks.mixed_types", kind=kind, major=major,
+                                      others=len(kinds[major]), name=key, file=table.file, line=table.line_of(i),
+                                      row=i + 1, field=key))
     return out
 
 
@@ -77,16 +77,15 @@ def check_rows(table: Table, fmt: formats.Format) -> tuple[list[Finding], list[F
         where = dict(file=table.file, line=table.line_of(i), row=i + 1)
         missing = [name for name in fmt.required if name not in row]
         for name in missing:
-            errors.append(Finding("error", "is missing", f"add '{name}' to this row", field=name, **where))
+            errors.append(Finding.of("error", "data_checks.missing", name=name, field=name, **where))
         if missing:
             continue
-        for field_name, message, hint in fmt.check(row):
-            errors.append(Finding("error", message, hint, field=field_name, **where))
+        for field_name, key, args in fmt.check(row):
+            errors.append(Finding.of("error", key, field=field_name, **args, **where))
             flagged.add((i, field_name.split("[")[0].split(".")[0]))
         key = row_key(row)
         if key in seen:
-            warnings.append(Finding("warning", f"duplicate of row {seen[key]}", "drop duplicates in the Data tab",
-                                    **where))
+            warnings.append(Finding.of("warning", "data_checks.duplicate", of=seen[key], **where))
         else:
             seen[key] = i + 1
     warnings += mixed_types(table, flagged)
@@ -106,10 +105,7 @@ def length_findings(table: Table, rows: list[dict], target: str, tokenizer, max_
         lengths.append(view.length)
         if not view.truncated():
             continue
-        if view.dropped():
-            message = f"is {view.length} tokens; its prompt alone fills max_length {max_length}, so trl drops the row"
-        else:
-            message = f"is {view.length} tokens, longer than max_length {max_length}: trl cuts the end off"
-        out.append(Finding("warning", message, "raise max_length or shorten the row", file=table.file,
-                           line=line_of(i), row=i + 1))
+        key = "data_checks.too_long_dropped" if view.dropped() else "data_checks.too_long_cut"
+        out.append(Finding.of("warning", key, tokens=view.length, max=max_length, file=table.file,
+                              line=line_of(i), row=i + 1))
     return out, lengths

@@ -98,9 +98,8 @@ def _pair(rows: list[dict], file: str, lines) -> list[dict]:
     for slot in groups.values():
         if not slot["good"] or not slot["bad"]:
             i = slot["first"]
-            problems.append(Finding("error", "this prompt has no " + ("bad" if slot["good"] else "good")
-                                    + " completion to pair with", "add one with the same prompt or delete the row",
-                                    file=file, line=lines(i), row=i + 1, field="label"))
+            key = "data_convert.no_bad_pair" if slot["good"] else "data_convert.no_good_pair"
+            problems.append(Finding.of("error", key, file=file, line=lines(i), row=i + 1, field="label"))
             continue
         for good, bad in zip(slot["good"], slot["bad"]):
             out.append({"prompt": slot["prompt"], "chosen": good, "rejected": bad})
@@ -120,8 +119,7 @@ def convert_rows(rows: list[dict], source: str, target: str, file: str = "", lin
     if source == "kto" and target == "preference":
         return _pair(rows, file, lines)
     if target in ("preference", "kto"):
-        raise StudioError(f"{source} rows have one answer each, but {target} rows need good and bad answers",
-                          "generate pairs with Self-Instruct (preference option) or label answers yourself")
+        raise StudioError(key="data_convert.needs_pairs", source=source, target=target)
     out, problems = [], []
     for i, row in enumerate(rows):
         try:
@@ -130,8 +128,8 @@ def convert_rows(rows: list[dict], source: str, target: str, file: str = "", lin
             else:
                 out.append(_from_messages(to_messages(row, source), target, row))
         except ValueError as exc:
-            problems.append(Finding("error", f"cannot be written as {target}: {exc}",
-                                    "edit or delete this row", file=file, line=lines(i), row=i + 1))
+            problems.append(Finding.of("error", "data_convert.cannot_write", target=target, detail=str(exc), file=file,
+                                       line=lines(i), row=i + 1))
     if problems:
         raise DataError(problems)
     return out
@@ -148,6 +146,6 @@ def convert_file(path: str, target: str, out: Path, fmt: str = "auto", columns: 
     rows = convert_rows(table.rows, loaded.format, target, table.file, table.line_of)
     out = Path(out)
     if out.suffix.lower() != ".jsonl":
-        raise StudioError(f"{out.name}: convert writes JSON Lines", "name the output file *.jsonl")
+        raise StudioError(key="data_convert.jsonl_only", name=out.name)
     write_jsonl(out, rows)
     return out, len(rows)

@@ -61,8 +61,8 @@ def _parse_cell(value, nested: bool, where: dict, column: str):
     try:
         return json.loads(value) if str(value).strip() else []
     except json.JSONDecodeError as exc:
-        raise DataError([Finding("error", f"is not valid JSON ({exc.msg} at column {exc.colno})",
-                                 "fix the brackets and quotes of this cell", field=column, **where)]) from None
+        raise DataError([Finding.of("error", "data_edit.bad_json", detail=exc.msg, col=exc.colno, field=column,
+                                    **where)]) from None
 
 
 def _row_number(value) -> int | None:
@@ -114,10 +114,10 @@ def parse_numbers(spec: str, count: int) -> list[int]:
             continue
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not match:
-            raise DataError([Finding("error", f"'{part}' is not a row number or range", "write e.g. 3, 5-7")])
+            raise DataError([Finding.of("error", "data_edit.bad_rows", part=part)])
         lo, hi = int(match.group(1)), int(match.group(2) or match.group(1))
         if lo < 1 or hi > count or lo > hi:
-            raise DataError([Finding("error", f"rows {part} are outside 1..{count}", "check the numbers")])
+            raise DataError([Finding.of("error", "data_edit.rows_outside", part=part, count=count)])
         picked.update(range(lo - 1, hi))
     return sorted(picked)
 
@@ -136,8 +136,7 @@ def search(rows: list[dict], query: str, column: str | None = None) -> list[int]
         try:
             pattern = re.compile(query[3:], re.IGNORECASE)
         except re.error as exc:
-            raise DataError([Finding("error", f"the search pattern is not a valid regular expression ({exc})",
-                                     "fix it or search without 're:'")]) from None
+            raise DataError([Finding.of("error", "data_edit.bad_regex", detail=str(exc))]) from None
         match = pattern.search
     else:
         needle = query.lower()
@@ -172,10 +171,9 @@ def shuffle(rows: list[dict], seed: int) -> list[dict]:
 def split(rows: list[dict], validation: float, seed: int) -> tuple[list[dict], list[dict]]:
     """(train, validation): a seeded shuffle, then the first share held out (at least one row each)."""
     if not 0 < validation < 1:
-        raise DataError([Finding("error", f"validation share {validation} is not between 0 and 1",
-                                 "use e.g. 0.1 for 10%")])
+        raise DataError([Finding.of("error", "data_edit.bad_share", share=validation)])
     if len(rows) < 2:
-        raise DataError([Finding("error", "a split needs at least 2 rows", "add rows first")])
+        raise DataError([Finding.of("error", "data_edit.split_too_few")])
     order = shuffle(rows, seed)
     n = min(len(rows) - 1, max(1, round(len(rows) * validation)))
     return order[n:], order[:n]

@@ -1,9 +1,16 @@
-"""Findings about data, each pinned to a place (file, line, row, field) with what to do about it."""
+"""Findings about data, each pinned to a place (file, line, row, field) with what to do about it.
+
+A finding made with a translation key (`Finding.of("error", "data_checks.missing", row=3, name=...)`)
+renders in the reader's language (`one_line("zh")`); one made with English text (a library's
+message, or a reader not converted yet) shows that text in every language.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 
+from .. import i18n
 from ..errors import StudioError
 
 
@@ -16,26 +23,51 @@ class Finding:
     line: int | None = None  # 1-based line in the file, where the format has lines
     row: int | None = None  # 1-based data row
     field: str | None = None
+    key: str | None = None  # `<section>.<name>`: texts at <key>.msg / <key>.hint in studio/locales
+    args: dict = dc_field(default_factory=dict, hash=False, compare=False)
 
-    def place(self) -> str:
+    @classmethod
+    def of(cls, severity: str, key: str, *, file: str | None = None, line: int | None = None,
+           row: int | None = None, field: str | None = None, **args) -> Finding:
+        """A finding whose texts come from the locale files (English kept in message/hint)."""
+        args = {k: v if isinstance(v, (int, float)) else str(v) for k, v in args.items()}
+        return cls(severity, _render(key, "msg", "en", args) or key, _render(key, "hint", "en", args) or "",
+                   file=file, line=line, row=row, field=field, key=key, args=args)
+
+    def text(self, lang: str = "en") -> str:
+        return (_render(self.key, "msg", lang, self.args) if self.key else None) or self.message
+
+    def hint_text(self, lang: str = "en") -> str:
+        return (_render(self.key, "hint", lang, self.args) if self.key else None) or self.hint
+
+    def place(self, lang: str = "en") -> str:
         parts = []
         if self.file:
             parts.append(self.file)
         if self.line is not None:
-            parts.append(f"line {self.line}")
+            parts.append(i18n.text("data_findings.line", lang, n=self.line))
         if self.row is not None and self.row != self.line:
-            parts.append(f"row {self.row}")
+            parts.append(i18n.text("data_findings.row", lang, n=self.row))
         if self.field:
-            parts.append(f"field '{self.field}'")
-        return ", ".join(parts)
+            parts.append(i18n.text("data_findings.field", lang, name=self.field))
+        return i18n.text("data_findings.sep", lang).join(parts)
 
-    def one_line(self) -> str:
-        where = self.place()
-        text = f"{where}: {self.message}" if where else self.message
-        return f"{text} — {self.hint}" if self.hint else text
+    def one_line(self, lang: str = "en") -> str:
+        where = self.place(lang)
+        message, hint = self.text(lang), self.hint_text(lang)
+        text = f"{where}: {message}" if where else message
+        return f"{text} — {hint}" if hint else text
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _render(key: str | None, part: str, lang: str, args: dict) -> str | None:
+    if not key:
+        return None
+    name = f"{key}.{part}"
+    value = i18n.text(name, lang, **args)
+    return None if value == name else value
 
 
 class DataError(StudioError):
@@ -43,6 +75,12 @@ class DataError(StudioError):
 
     def __init__(self, findings: list[Finding]):
         self.findings = findings
-        first = findings[0]
-        more = f" (and {len(findings) - 1} more problems)" if len(findings) > 1 else ""
-        super().__init__(first.one_line() + more)
+        super().__init__(self._line("en"))
+
+    def _line(self, lang: str) -> str:
+        more = len(self.findings) - 1
+        text = self.findings[0].one_line(lang)
+        return text + (i18n.text("data_findings.more", lang, n=more) if more > 0 else "")
+
+    def one_line(self, lang: str = "en") -> str:
+        return self._line(lang)

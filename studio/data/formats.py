@@ -7,7 +7,7 @@ maps one onto the other; an impossible pairing raises a StudioError saying what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import StudioError
@@ -22,7 +22,7 @@ TARGETS = {
     "prompt": "prompts (with an optional reference answer)",
 }
 
-Problem = tuple[str, str, str]  # field, message, hint
+Problem = tuple[str, str, dict]  # field, translation key (studio/locales/*/data_formats.yaml), its arguments
 
 
 def _text_problems(row: dict, fields: tuple[str, ...], required: bool) -> list[Problem]:
@@ -31,30 +31,30 @@ def _text_problems(row: dict, fields: tuple[str, ...], required: bool) -> list[P
         value = row.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                out.append((name, "is empty", f"fill in '{name}' or delete the row"))
+                out.append((name, "data_formats.empty", {"name": name}))
         elif not isinstance(value, str):
-            out.append((name, f"expected text, found {type(value).__name__} {value!r}",
-                        "write it as a quoted string"))
+            out.append((name, "data_formats.not_text", {"kind": type(value).__name__, "value": repr(value)}))
     return out
 
 
 def _turn_problems(turns: Any, field: str, role_key: str, text_key: str, roles: frozenset[str] | None = None,
                    need_answer: bool = True) -> list[Problem]:
     if not isinstance(turns, list) or not turns:
-        return [(field, "expected a non-empty list of turns", f"give a list of {{{role_key}, {text_key}}} objects")]
+        return [(field, "data_formats.no_turns", {"role": role_key, "text": text_key})]
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or role_key not in turn:
-            return [(f"{field}[{i}]", f"turn has no '{role_key}'", f"each turn needs '{role_key}' and '{text_key}'")]
+            return [(f"{field}[{i}]", "data_formats.turn_no_role", {"role": role_key, "text": text_key})]
         if roles is not None and turn[role_key] not in roles:
-            return [(f"{field}[{i}].{role_key}", f"unknown role {turn[role_key]!r}", f"use one of: {', '.join(sorted(roles))}")]
+            return [(f"{field}[{i}].{role_key}", "data_formats.unknown_role",
+                     {"value": repr(turn[role_key]), "roles": ", ".join(sorted(roles))})]
         content = turn.get(text_key)
         if content is not None and not isinstance(content, (str, list)):
-            return [(f"{field}[{i}].{text_key}", f"expected text, found {type(content).__name__}", "quote it")]
+            return [(f"{field}[{i}].{text_key}", "data_formats.turn_not_text", {"kind": type(content).__name__})]
         if (content is None or content == "") and not (turn.get("tool_calls") or turn.get("function_call")) \
                 and turn[role_key] not in ("function_call",):
-            return [(f"{field}[{i}].{text_key}", "is empty", "fill in the turn or delete it")]
+            return [(f"{field}[{i}].{text_key}", "data_formats.turn_empty", {})]
     if need_answer and roles is not None and not any(convo_role(t.get(role_key)) == "assistant" for t in turns):
-        return [(field, "has no assistant turn, so there is nothing to learn", "add the answer as an assistant turn")]
+        return [(field, "data_formats.no_answer", {})]
     return []
 
 
@@ -92,7 +92,7 @@ def _history_problems(row: dict) -> list[Problem]:
         return []
     if not isinstance(history, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2
                                                 and all(isinstance(x, str) for x in p) for p in history):
-        return [("history", "expected a list of [question, answer] pairs", 'write it as [["q1", "a1"], ["q2", "a2"]]')]
+        return [("history", "data_formats.bad_history", {})]
     return []
 
 
@@ -110,7 +110,7 @@ def _pair_problems(r: dict) -> list[Problem]:
         else:
             out += _text_problems(r, (name,), True)
     if r.get("chosen") == r.get("rejected") and r.get("chosen") not in (None, ""):
-        out.append(("rejected", "is the same as 'chosen'", "make the two answers differ or drop the row"))
+        out.append(("rejected", "data_formats.same_answers", {}))
     return out
 
 
@@ -156,6 +156,9 @@ class Format:
     check: Callable[[dict], list[Problem]]
     # target -> converter(row, system_prompt) -> trl row
     converters: dict[str, Callable[[dict, str | None], dict]]
+    # target -> expander(row, system_prompt) -> several trl rows, for a target this shape feeds by
+    # splitting each row (preference pairs -> two unpaired answers for KTO); announced by `conversion_note`
+    expanders: dict[str, Callable[[dict, str | None], list[dict]]] = field(default_factory=dict)
 
 
 FORMATS: dict[str, Format] = {}
@@ -195,13 +198,14 @@ _register(Format(
     converters={"preference": lambda r, s: {
         "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
         "chosen": _as_turns(r["chosen"], "assistant"), "rejected": _as_turns(r["rejected"], "assistant")}},
+    expanders={"unpaired": lambda r, s: _pair_as_unpaired(r, s)},
 ))
 _register(Format(
     "kto", ("prompt", "completion", "label"), ("system",),
     "unpaired feedback (prompt, completion, label)",
     check=lambda r: _side_problems(r, "prompt", False) + _side_problems(r, "completion", True)
     + ([] if _label_ok(r.get("label"))
-       else [("label", f"expected true/false, found {r.get('label')!r}", "write true or false")]),
+       else [("label", "data_formats.bad_label", {"value": repr(r.get("label"))})]),
     converters={"unpaired": lambda r, s: {
         "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
         "completion": _as_turns(r["completion"], "assistant"),
@@ -230,6 +234,36 @@ _register(Format(
 ))
 
 
+# (format, target) -> the text announcing an expanding conversion (locale key)
+EXPAND_NOTES = {("preference", "unpaired"): "stages.kto_from_pairs"}
+
+
+def _pair_as_unpaired(row: dict, system: str | None) -> list[dict]:
+    """One preference pair as two unpaired answers, as trl's `unpair_preference_dataset` does: the chosen
+    answer is desirable (label true), the rejected one undesirable (label false)."""
+    prompt = _with_system(_as_turns(row["prompt"], "user"), row.get("system") or system)
+    return [{"prompt": prompt, "completion": _as_turns(row[side], "assistant"), "label": side == "chosen"}
+            for side in ("chosen", "rejected")]
+
+
+def convert_rows(fmt: Format, target: str, rows: list[dict], system: str | None = None) -> list[dict]:
+    """Rows of `fmt` as trl rows for `target`: one each, or several where the format splits a row."""
+    if target not in fmt.converters and target in fmt.expanders:
+        expand = fmt.expanders[target]
+        return [out for r in rows for out in expand(r, system)]
+    convert = converter(fmt, target)
+    return [convert(r, system) for r in rows]
+
+
+def conversion_note(fmt: Format, target: str, rows: int) -> str | None:
+    """What a split conversion did to the data, to say in the run's log (None: rows map one to one)."""
+    if target in fmt.converters or target not in fmt.expanders:
+        return None
+    from ..i18n import text
+
+    return text(EXPAND_NOTES[(fmt.name, target)], rows=rows, out=2 * rows)
+
+
 def detect(columns: set[str]) -> str | None:
     """The format whose required fields are all present, preferring the most specific."""
     matches = [f for f in FORMATS.values() if set(f.required) <= columns]
@@ -240,16 +274,19 @@ def detect(columns: set[str]) -> str | None:
 
 def get(name: str) -> Format:
     if name not in FORMATS:
-        raise StudioError(f"Unknown data format '{name}'", f"choose one of: {', '.join(FORMATS)}")
+        raise StudioError(key="data_formats.unknown_format", name=name, formats=", ".join(FORMATS))
     return FORMATS[name]
 
 
 def converter(fmt: Format, target: str) -> Callable[[dict, str | None], dict]:
+    """One row -> one trl row; refuses a pairing that cannot work (an expanding one: use `convert_rows`)."""
+    if target not in fmt.converters and target in fmt.expanders:
+        return lambda r, s: fmt.expanders[target](r, s)[0]
     if target not in fmt.converters:
         usable = [f.name for f in FORMATS.values() if target in f.converters]
-        raise StudioError(f"This stage trains on {TARGETS.get(target, target)}, but the data is {fmt.description}",
-                          f"use data in one of these formats: {', '.join(usable)}, or pick a stage that fits the "
-                          f"data{_fitting_stages(fmt)}")
+        raise StudioError(key="data_formats.wrong_target", target=target, needs=TARGETS.get(target, target),
+                          format=fmt.name, description=fmt.description, usable=", ".join(usable),
+                          stages=_fitting_stages(fmt))
     return fmt.converters[target]
 
 
@@ -257,5 +294,6 @@ def _fitting_stages(fmt: Format) -> str:
     """The training stages this data can feed, named in the refusal above (imported lazily: error path only)."""
     from ..stages import REGISTRY
 
-    names = [stage.name for stage in REGISTRY if stage.data_target in fmt.converters]
+    names = [stage.name for stage in REGISTRY if stage.data_target in fmt.converters or stage.data_target in
+             fmt.expanders]
     return f" ({', '.join(names)})" if names else ""

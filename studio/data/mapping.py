@@ -34,7 +34,7 @@ def parse(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         src, sep, dst = pair.partition("=")
         if not sep or not src.strip() or not dst.strip():
-            raise StudioError(f"--map {pair!r} is not COLUMN=FIELD", "write it like --map question=instruction")
+            raise StudioError(key="data_store.bad_map", pair=repr(pair))
         out[src.strip()] = dst.strip()
     return out
 

@@ -35,7 +35,7 @@ class Prepared:
 def locate(path: str, workspace_root: Path | None) -> Path:
     """A file, a folder (`folder#name` picks one dataset in it), or a saved dataset `name[@vN]`."""
     if not path:
-        raise StudioError("No training data chosen", "upload a file in the Data tab or pass --data FILE")
+        raise StudioError(key="data_prepare.no_data")
     base, sub = split_ref(path)
     if base.exists():
         return Path(f"{base}#{sub}") if sub else base
@@ -43,8 +43,7 @@ def locate(path: str, workspace_root: Path | None) -> Path:
         found = store.resolve(Path(workspace_root) / "datasets", path)
         if found is not None:
             return found
-    raise StudioError(f"Data '{path}' not found: not a file and not a saved dataset",
-                      "check the path, or save the data in the Data tab first")
+    raise StudioError(key="data_prepare.not_found", path=path)
 
 
 def apply_columns(table: Table, columns: dict[str, str]) -> None:
@@ -53,8 +52,8 @@ def apply_columns(table: Table, columns: dict[str, str]) -> None:
     present = set(table.columns)
     missing = [src for src in columns if src not in present]
     if missing:
-        raise StudioError(f"{table.file}: column '{missing[0]}' in the mapping is not in the file",
-                          f"columns found: {', '.join(sorted(present))}")
+        raise StudioError(key="data_prepare.no_such_column", file=table.file, column=missing[0],
+                          columns=", ".join(sorted(present)))
     table.rows = [{columns.get(k, k): v for k, v in row.items()} for row in table.rows]
 
 
@@ -68,12 +67,12 @@ def detect_format(table: Table) -> str:
     detected = formats.detect(set(present))
     if detected is None:
         guess, suggestion = mapping.suggest(present)
+        columns = ", ".join(sorted(present))
         if guess:
-            hint = f"map your columns: {mapping.as_args(suggestion)} (in the Data tab: the column dropdowns)"
-        else:
-            known = "; ".join(f"{f.name}: {', '.join(f.required)}" for f in formats.FORMATS.values())
-            hint = f"map your columns to one of these ({known})"
-        raise StudioError(f"{table.file}: cannot tell the format from columns {', '.join(sorted(present))}", hint)
+            raise StudioError(key="data_prepare.unknown_format_map", file=table.file, columns=columns,
+                              mapping=mapping.as_args(suggestion))
+        known = "; ".join(f"{f.name}: {', '.join(f.required)}" for f in formats.FORMATS.values())
+        raise StudioError(key="data_prepare.unknown_format", file=table.file, columns=columns, known=known)
     return detected
 
 
@@ -83,7 +82,7 @@ def load_rows(path: str, fmt_name: str = "auto", columns: dict[str, str] | None 
     source = locate(path, workspace_root)
     table = read_table(source)
     if not table.rows:
-        raise DataError([Finding("error", "has no rows", "add at least one example", file=table.file)])
+        raise DataError([Finding.of("error", "data_checks.no_rows", file=table.file)])
     apply_columns(table, columns or {})
     fmt_name = detect_format(table) if fmt_name in ("auto", "", None) else fmt_name
     fmt = formats.get(fmt_name)
@@ -94,8 +93,7 @@ def load_rows(path: str, fmt_name: str = "auto", columns: dict[str, str] | None 
 
 
 def convert_all(loaded: Loaded, target: str, system_prompt: str | None = None) -> list[dict]:
-    convert = formats.converter(formats.get(loaded.format), target)
-    return [convert(r, system_prompt) for r in loaded.table.rows]
+    return formats.convert_rows(formats.get(loaded.format), target, loaded.table.rows, system_prompt)
 
 
 def _split(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -127,4 +125,6 @@ def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 4
         rows, eval_rows = _split(rows, spec.val_size, seed)
     train = Dataset.from_list(rows)
     evaluation = Dataset.from_list(eval_rows) if eval_rows else None
-    return Prepared(train, evaluation, loaded.format, len(rows), loaded.warnings)
+    note = formats.conversion_note(formats.get(loaded.format), target, len(loaded.table.rows))
+    warnings = loaded.warnings + ([Finding("info", note, file=str(loaded.source or spec.path))] if note else [])
+    return Prepared(train, evaluation, loaded.format, len(rows), warnings)

@@ -201,8 +201,7 @@ def encode(rows: list[dict], target: str, tokenizer, completion_only_loss: bool 
     if target == "prompt":
         return _prompts(rows, tokenizer)
     if assistant_only_loss and not templates.has_generation_marks(tokenizer):
-        raise StudioError("assistant_only_loss needs a chat template with {% generation %} marks, and this one has none",
-                          f"turn it off, or use a named template ({', '.join(templates.TEMPLATES)})")
+        raise StudioError(key="data_store.no_generation_marks", templates=", ".join(templates.TEMPLATES))
     ds = Dataset.from_list(rows)
     with _quiet():
         try:
@@ -214,10 +213,10 @@ def encode(rows: list[dict], target: str, tokenizer, completion_only_loss: bool 
                 return _kto(ds, tokenizer)
         except (ValueError, TypeError) as exc:
             if "chat_template" in str(exc) or "chat template" in str(exc):
-                raise StudioError("This model has no chat template, so conversations cannot be rendered for it",
-                                  f"pick a named template ({', '.join(templates.TEMPLATES)})") from None
+                raise StudioError(key="data_store.no_chat_template",
+                                  templates=", ".join(templates.TEMPLATES)) from None
             raise
-    raise StudioError(f"No preview for the target '{target}'", "use sft, text, preference, unpaired or prompt")
+    raise StudioError(key="data_store.no_preview", target=target)
 
 
 def preview_rows(rows: list[dict], target: str, tokenizer, max_length: int | None = None,
@@ -242,8 +241,3 @@ def _lost_tool_calls(row: dict, view: Preview) -> list[str]:
         return []
     return [f"this chat template does not render tool calls ({', '.join(missing)}): they are left out of "
             "training; use a model whose template supports tools"]
-
-
-def lengths(rows: list[dict], target: str, tokenizer, **options) -> list[int]:
-    """Tokens per row as trl sees it (the longer side of a preference pair)."""
-    return [max(s.length for s in seqs) for seqs in encode(rows, target, tokenizer, **options)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import i18n
 from ..errors import StudioError
 from . import formats, mapping, store
 from .checks import check_rows
@@ -42,12 +43,14 @@ class Session:
     def recheck(self) -> list[Finding]:
         """Findings for the rows as they are now (after edits, line numbers no longer apply)."""
         if not self.rows:
-            self.findings = [Finding("error", "has no rows", "add at least one example", file=self.file)]
+            self.findings = [Finding.of("error", "data_checks.no_rows", file=self.file)]
         elif self.format is None:
             guess, suggestion = mapping.suggest(list(self.table().columns))
-            hint = (f"map the columns ({', '.join(f'{a} → {b}' for a, b in suggestion.items())}) or pick a format"
-                    if guess else "pick a format and map your columns to its fields")
-            self.findings = [Finding("error", "cannot tell the format from the columns", hint, file=self.file)]
+            if guess:
+                pairs = ", ".join(f"{a} → {b}" for a, b in suggestion.items())
+                self.findings = [Finding.of("error", "data_checks.unknown_format_map", pairs=pairs, file=self.file)]
+            else:
+                self.findings = [Finding.of("error", "data_checks.unknown_format", file=self.file)]
         else:
             errors, warnings = check_rows(self.table(), formats.get(self.format))
             self.findings = errors + warnings
@@ -88,19 +91,20 @@ def suggested_mapping(session: Session, fmt: str | None) -> dict[str, str]:
     return out
 
 
-def findings_rows(findings: list[Finding], limit: int = 500) -> list[list[str]]:
-    where = []
+def findings_rows(findings: list[Finding], limit: int = 500, lang: str = "en") -> list[list[str]]:
+    """severity, where (line/row), field, problem, what to do: one table row per finding, in `lang`."""
+    out = []
     for f in findings[:limit]:
-        place = ", ".join(p for p in (f"line {f.line}" if f.line else "",
-                                      f"row {f.row}" if f.row is not None else "") if p)
-        where.append([f.severity, place or f.file or "", f.field or "", f.message, f.hint])
-    return where
+        place = Finding(f.severity, "", line=f.line, row=f.row).place(lang)
+        out.append([i18n.text(f"data_findings.severity_{f.severity}", lang), place or f.file or "", f.field or "",
+                    f.text(lang), f.hint_text(lang)])
+    return out
 
 
 def save(session: Session, datasets_root: Path, name: str, note: str = "") -> Path:
     """A new version of dataset `name`; refuses (writing nothing) while any row has an error."""
     if session.format is None:
-        raise StudioError("The format is not known yet", "pick a format and map the columns first")
+        raise StudioError(key="data_checks.save_no_format")
     session.recheck()
     if session.errors:
         raise DataError(session.errors)

@@ -50,7 +50,7 @@ def save_dataset(datasets_root: Path, name: str, rows: list[dict], fmt: str, not
                  validation: list[dict] | None = None) -> Path:
     """Write rows as the next version of dataset `name`; returns the new file."""
     if not rows:
-        raise StudioError("Nothing to save: the dataset has no rows", "add or import rows first")
+        raise StudioError(key="data_store.no_rows")
     folder = Path(datasets_root) / safe_name(name, "dataset name")
     folder.mkdir(parents=True, exist_ok=True)
     version = _claim(folder)
@@ -101,8 +101,8 @@ def resolve(datasets_root: Path, ref: str) -> Path | None:
     if ver:
         number = int(ver.lstrip("v")) if ver.lstrip("v").isdigit() else -1
         if number not in found:
-            raise StudioError(f"Dataset '{name}' has no version {ver}",
-                              f"available: {', '.join(f'v{v}' for v in found)}")
+            raise StudioError(key="data_store.no_version", name=name, version=ver,
+                              versions=", ".join(f"v{v}" for v in found))
         return folder / f"v{number}.jsonl"
     return folder / f"v{found[-1]}.jsonl"
 

@@ -115,6 +115,9 @@ class Method:
     artifact: str = "adapter"
     # trains whole base weight matrices (what GaLore-style projected optimizers need)
     dense_weights: bool = False
+    # updates the base model's own tensors (not a side module): with `dtype: auto` on a GPU they are kept
+    # in fp32 master weights under bf16 mixed precision (studio.train.precision)
+    trains_base: bool = False
     # bytes the method holds beyond weights, gradients, optimizer states and activations, for the memory
     # estimate: extra_memory(wrapped meta model, cfg) (e.g. dense gradients while sparse tuning picks entries)
     extra_memory: Callable[[Any, Any], int] = _no_extra_memory

@@ -5,17 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StudioError
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 / AMX): there bf16 autocast roughly halves
-    a LoRA step of the embedded model (bench/train_speed.py); elsewhere it is emulated and slower."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+from .precision import cpu_has_bf16  # noqa: F401 - the name other modules import from here
 
 
 def use_bf16(precision: str, device: str) -> bool:

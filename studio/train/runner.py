@@ -29,22 +29,12 @@ def run_job(ctx) -> dict:
     return train(spec, ctx)
 
 
-def length_report(dataset, tokenizer, max_length: int) -> dict:
-    """Token length of every row as the model will see it; rows longer than max_length get cut."""
-    lengths = []
-    for row in dataset:
-        if "messages" in row:
-            text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
-        elif "prompt" in row and "completion" in row:
-            text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
-        elif "prompt" in row and "chosen" in row:  # preference pairs: the longer side is what gets cut
-            text = max((tokenizer.apply_chat_template(row["prompt"] + row[side], tokenize=False)
-                        for side in ("chosen", "rejected")), key=len)
-        elif "text" in row:
-            text = row["text"]
-        else:
-            return {}
-        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+def length_report(dataset, target: str, tokenizer, max_length: int) -> dict:
+    """Token length of every row as the model will see it (`row_token_lengths`, the count the estimate and
+    the Data tab use); rows longer than max_length get cut."""
+    from ..data.lengths import row_token_lengths
+
+    lengths = row_token_lengths(list(dataset), target, tokenizer)
     long_rows = [i + 1 for i, n in enumerate(lengths) if n > max_length]
     return {"rows": len(lengths), "max_tokens": max(lengths, default=0),
             "mean_tokens": sum(lengths) / max(1, len(lengths)), "truncated_rows": long_rows}
@@ -91,7 +81,7 @@ def train(spec: RunSpec, ctx) -> dict:
     for finding in data.warnings[:20]:
         events.log(f"data warning: {finding.one_line()}")
     data = _replay(spec, recipe, data, ctx)  # keep general abilities: the base's own answers mixed in
-    report = length_report(data.train, tokenizer, spec.training.max_length)
+    report = length_report(data.train, stage.data_target, tokenizer, spec.training.max_length)
     report.update(format=data.format, train_rows=data.rows, eval_rows=len(data.eval) if data.eval else 0)
     write_json(run_dir / "data_report.json", report)
     if report.get("truncated_rows"):
@@ -102,7 +92,9 @@ def train(spec: RunSpec, ctx) -> dict:
 
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
     set_seed(spec.training.seed)  # new weights (LoRA matrices, a reward model's score head) start the same every run
-    model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
+    from .precision import plan  # dtype auto: fp32 master weights where the method updates the base on a GPU
+
+    model = load_model(ref, plan(spec, device)[0], device, spec.model.trust_remote_code, spec.model.allow_pickle,
                        kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device))
     model = method.wrap(model, spec.method_config())
     model = ensure_head_trainable(model, method.name)  # a reward model's new score head must train

@@ -1,20 +1,18 @@
-"""The memory and time estimate beside the run options: the same numbers as `studio estimate`."""
+"""The memory and time estimate beside the run options: the same numbers as `studio estimate`,
+drawn as a bar against the device's memory."""
 
 from __future__ import annotations
-
-import html
 
 import gradio as gr
 
 from ..errors import StudioError
+from . import charts
+from .context import bind
 
-COLORS = {"weights": "#4e79a7", "gradients": "#f28e2b", "optimizer": "#e15759", "activations": "#76b7b2",
-          "extra_models": "#59a14f", "method_extra": "#edc948", "overhead": "#bab0ac"}
 
-
-def build(editor) -> None:
-    """Render the panel where it is called and wire its button to the editor's inputs."""
-    t = editor.t
+def build(studio, inputs: list, collect) -> None:
+    """Render the panel where it is called; its button sends `inputs` through `collect(values) -> raw spec`."""
+    t = studio.t
     with gr.Accordion(t("estimate.title"), open=False, elem_id="estimate-panel"):
         gr.Markdown(t("estimate.intro"))
         with gr.Row():
@@ -23,46 +21,40 @@ def build(editor) -> None:
             button = gr.Button(t("estimate.button"), elem_id="estimate-memory", scale=1)
         bar = gr.HTML(elem_id="estimate-bar")
         result = gr.Markdown(elem_id="estimate-result")
-    button.click(lambda memory, *values: render(editor, memory, values), [gpu_memory, *editor.inputs],
-                 [bar, result], concurrency_limit=1)
+    button.click(bind(on_estimate, studio, collect), [gpu_memory, *inputs], [bar, result],
+                 concurrency_limit=1)
 
 
-def render(editor, gpu_memory: str | None, values) -> tuple[str, str]:
+def on_estimate(studio, collect, gpu_memory: str | None, *values) -> tuple[str, str]:
+    return render(studio, collect(*values), gpu_memory)
+
+
+def render(studio, raw: dict, gpu_memory: str | None) -> tuple[str, str]:
+    """(bar HTML, breakdown Markdown) for a raw run spec; a bad value gives ('', '⚠️ why')."""
     from ..estimate import estimate, named_hardware
     from ..spec import build_spec
 
-    t = editor.t
+    t = studio.t
     try:
-        spec = build_spec(editor.collect(values), source="form")
+        spec = build_spec(raw, source="form")
         hardware = None
         if gpu_memory and gpu_memory.strip():
             hardware = named_hardware(gpu_memory.strip(), spec.resources.num_gpus, "cuda")
-        est = estimate(spec, editor.studio.workspace.root, hardware)
+        est = estimate(spec, studio.workspace.root, hardware)
     except StudioError as exc:
-        return "", f"⚠️ {exc.one_line()}"
+        return "", f"⚠️ {t.error(exc)}"
     except Exception as exc:  # noqa: BLE001 - an odd form value must not break the page
         return "", f"⚠️ {type(exc).__name__}: {exc}"
-    return bar_html(est, t.lang), result_markdown(est, t)
+    return bar_html(est, t), result_markdown(est, t)
 
 
-def bar_html(est, lang: str) -> str:
-    """One horizontal bar, a segment per part, scaled to the memory available."""
+def bar_html(est, t) -> str:
+    """One bar, a segment per part, with the device's memory marked (what fits is left of the line)."""
     from ..estimate import human, text
 
-    scale = max(est.total, est.hardware.memory or 0) or 1
-    segments = []
-    for key, size in est.parts.items():
-        if size <= 0:
-            continue
-        label = html.escape(f"{text(lang, key)}: {human(size)}")
-        segments.append(f'<div title="{label}" style="width:{100 * size / scale:.2f}%;background:{COLORS[key]};'
-                        f'height:18px"></div>')
-    limit = ""
-    if est.hardware.memory:
-        limit = f'<div style="position:absolute;left:{100 * est.hardware.memory / scale:.2f}%;top:-3px;' \
-                'height:24px;border-left:2px solid #222"></div>'
-    return ('<div style="position:relative;display:flex;width:100%;background:#eee;border-radius:3px">'
-            + "".join(segments) + limit + "</div>")
+    memory = est.hardware.memory or None
+    limit = t("estimate.device_memory", size=human(memory)) if memory else ""
+    return charts.memory_bar_html(est.parts, memory, lambda key, size: f"{text(t.lang, key)}: {human(size)}", limit)
 
 
 def result_markdown(est, t) -> str:

@@ -51,7 +51,10 @@ def _component(name: str, info, value: Any, lang: str, elem_id: str | None = Non
         return gr.Number(value=value, label=label, info=info_text, elem_id=elem_id)
     if typing.get_origin(kind) in (list, tuple):
         text = ", ".join(map(str, value or []))
-        return gr.Textbox(value=text, label=label, info=info_text + " (comma-separated)", elem_id=elem_id)
+        from .i18n import Translator
+
+        return gr.Textbox(value=text, label=label, info=info_text + Translator(lang)("common.comma_separated"),
+                          elem_id=elem_id)
     if typing.get_origin(kind) is dict or kind is dict:
         import json
 

@@ -7,7 +7,7 @@ a key is `section.name`. A missing Chinese text falls back to English, a missing
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -18,7 +18,7 @@ LANGS = ("en", "zh")
 LOCALES = Path(__file__).parent / "locales"
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(lang: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     folder = LOCALES / lang

@@ -1,8 +1,11 @@
-"""The run spec as components spread over the Method and Train tabs, collected into one dict.
+"""The run spec as components, in two editors that never see each other's components.
 
-`SpecEditor` owns every component that maps to a RunSpec field, so nothing else keeps a list of
-them: tabs ask it to render its sections and wire `inputs` to their buttons; `collect` turns the
-values back into the raw spec that `studio.spec.build_spec` validates (the same path as YAML/CLI).
+`MethodEditor` (Method page: model, method, stage and their options) and `RunEditor` (Train page:
+run name, data, training, hardware) each own their components and turn their values into their
+part of the raw spec. The Method page publishes its part on the `recipe.method` channel; the
+Train page joins it with its own part (`join`) and validates the whole with
+`studio.spec.build_spec`, the same path as YAML and the CLI. A loaded preset is published on the
+`recipe.preset` channel, and each editor applies the fields it owns.
 """
 
 from __future__ import annotations
@@ -14,49 +17,123 @@ from ..models import known_models
 from ..spec import DataSpec, ModelSpec, ResourceSpec, TrainingSpec
 from .forms import ConfigForm
 
+METHOD_CHANNEL = "recipe.method"
+PRESET_CHANNEL = "recipe.preset"
+DEFAULT_METHOD_PART = {"model": {"name": "smollm2-135m-instruct"}, "method": "lora", "method_args": {},
+                       "stage": "sft", "stage_args": {}}
 
-class SpecEditor:
+
+def join(method_part: dict | None, run_part: dict) -> dict:
+    """The raw run spec from the two parts (the method part's defaults when the Method page is absent)."""
+    return {**DEFAULT_METHOD_PART, **(method_part or {}), **run_part}
+
+
+def _take(values: list, n: int) -> tuple[list, list]:
+    return values[:n], values[n:]
+
+
+def input_events(components) -> list:
+    """Each component's user-edit event (`input`), for `gr.on` triggers."""
+    return [getattr(c, "input", None) or c.change for c in components]
+
+
+class MethodEditor:
+    """Model, method and stage, each with its options form."""
+
     def __init__(self, studio):
         self.studio = studio
         self.t = studio.t
-        self._parts: list[tuple[str, object]] = []  # (section, ConfigForm | component)
-
-    # -------------------------------------------------------------- sections (rendered in place)
 
     def model_section(self) -> None:
         t = self.t
         self.model = gr.Dropdown(choices=known_models(self.studio.workspace.root), value="smollm2-135m-instruct",
                                  allow_custom_value=True, label=t("method.model"), info=t("method.model_info"),
                                  elem_id="model-name")
-        self.model_form = ConfigForm(ModelSpec, self.t.lang, skip=("name",), advanced_label=t("common.advanced"),
+        self.model_form = ConfigForm(ModelSpec, t.lang, skip=("name",), advanced_label=t("common.advanced"),
                                      elem_prefix="model")
 
     def method_section(self) -> None:
         t = self.t
-        names = methods.REGISTRY.names()
         self.method = gr.Dropdown(choices=[(m.text("title", t.lang), m.name) for m in methods.REGISTRY],
                                   value="lora", label=t("method.method"), elem_id="method-name")
-        self.method_about = gr.Markdown(self.method_text("lora"))
+        self.method_about = gr.Markdown(method_text("lora", t))
         self.method_groups, self.method_forms = {}, {}
-        for name in names:
+        for name in methods.REGISTRY.names():
             with gr.Group(visible=name == "lora") as group:
                 self.method_forms[name] = ConfigForm(methods.REGISTRY.get(name).config, t.lang,
                                                      advanced_label=t("common.advanced"), elem_prefix=f"method-{name}")
             self.method_groups[name] = group
-        self.method.change(self.show_method, self.method, [self.method_about, *self.method_groups.values()])
+        self.method.change(lambda n: show(n, self.method_groups, method_text(n, t)), self.method,
+                           [self.method_about, *self.method_groups.values()])
 
     def stage_section(self) -> None:
         t = self.t
         self.stage = gr.Dropdown(choices=[(s.text("title", t.lang), s.name) for s in stages.REGISTRY],
                                  value="sft", label=t("method.stage"), elem_id="stage-name")
-        self.stage_about = gr.Markdown(self.stage_text("sft"))
+        self.stage_about = gr.Markdown(stage_text("sft", t))
         self.stage_groups, self.stage_forms = {}, {}
         for name in stages.REGISTRY.names():
             with gr.Group(visible=name == "sft") as group:
                 self.stage_forms[name] = ConfigForm(stages.REGISTRY.get(name).config, t.lang,
                                                     advanced_label=t("common.advanced"), elem_prefix=f"stage-{name}")
             self.stage_groups[name] = group
-        self.stage.change(self.show_stage, self.stage, [self.stage_about, *self.stage_groups.values()])
+        self.stage.change(lambda n: show(n, self.stage_groups, stage_text(n, t)), self.stage,
+                          [self.stage_about, *self.stage_groups.values()])
+
+    @property
+    def inputs(self) -> list:
+        comps = [self.model, *self.model_form.components, self.method, self.stage]
+        for form in [*self.method_forms.values(), *self.stage_forms.values()]:
+            comps += form.components
+        return comps
+
+    def collect(self, values) -> dict:
+        """The method part of the raw spec: model, method, method_args, stage, stage_args."""
+        values = list(values)
+        (name,), values = _take(values, 1)
+        model_values, values = _take(values, len(self.model_form.components))
+        (method, stage), values = _take(values, 2)
+        method_args = stage_args = {}
+        for form_name, form in self.method_forms.items():
+            got, values = _take(values, len(form.components))
+            if form_name == method:
+                method_args = form.values(got)
+        for form_name, form in self.stage_forms.items():
+            got, values = _take(values, len(form.components))
+            if form_name == stage:
+                stage_args = form.values(got)
+        return {"model": dict(self.model_form.values(model_values), name=name), "method": method,
+                "method_args": method_args, "stage": stage, "stage_args": stage_args}
+
+    def defaults(self) -> dict:
+        """The method part the components show before anyone edits them."""
+        return self.collect([c.value for c in self.inputs])
+
+    @property
+    def preset_outputs(self) -> list:
+        outs = [self.model, self.method, self.stage]
+        for form in [*self.method_forms.values(), *self.stage_forms.values()]:
+            outs += form.components
+        return outs
+
+    def preset_updates(self, spec: dict) -> list:
+        name = (spec.get("model") or {}).get("name")
+        ups = [gr.update(value=name) if name else gr.update(),
+               gr.update(value=spec.get("method")) if spec.get("method") else gr.update(),
+               gr.update(value=spec.get("stage")) if spec.get("stage") else gr.update()]
+        for form_name, form in self.method_forms.items():
+            ups += form.updates(spec.get("method_args", {}) if form_name == spec.get("method") else {})
+        for form_name, form in self.stage_forms.items():
+            ups += form.updates(spec.get("stage_args", {}) if form_name == spec.get("stage") else {})
+        return ups
+
+
+class RunEditor:
+    """Run name, dataset, data options, training options and hardware."""
+
+    def __init__(self, studio):
+        self.studio = studio
+        self.t = studio.t
 
     def run_section(self, dataset_choices: list[str]) -> None:
         t = self.t
@@ -75,81 +152,44 @@ class SpecEditor:
             self.resources_form = ConfigForm(ResourceSpec, t.lang, advanced_label=t("common.advanced"),
                                              elem_prefix="resources")
 
-    # -------------------------------------------------------------- wiring
-
     @property
     def inputs(self) -> list:
-        comps = [self.model, *self.model_form.components, self.method, self.stage, self.run_name, self.data_path,
-                 *self.data_form.components, *self.training_form.components, *self.resources_form.components]
-        for form in self.method_forms.values():
-            comps += form.components
-        for form in self.stage_forms.values():
-            comps += form.components
-        return comps
+        return [self.run_name, self.data_path, *self.data_form.components, *self.training_form.components,
+                *self.resources_form.components]
 
     def collect(self, values) -> dict:
+        """The run part of the raw spec: name, data, training, resources."""
         values = list(values)
-
-        def take(n):
-            nonlocal values
-            head, values = values[:n], values[n:]
-            return head
-
-        model_name, = take(1)
-        model = dict(self.model_form.values(take(len(self.model_form.components))), name=model_name)
-        method, stage, run_name, data_path = take(4)
-        data = dict(self.data_form.values(take(len(self.data_form.components))), path=data_path or "")
-        training = self.training_form.values(take(len(self.training_form.components)))
-        resources = self.resources_form.values(take(len(self.resources_form.components)))
-        method_args = stage_args = {}
-        for name, form in self.method_forms.items():
-            got = form.values(take(len(form.components)))
-            if name == method:
-                method_args = got
-        for name, form in self.stage_forms.items():
-            got = form.values(take(len(form.components)))
-            if name == stage:
-                stage_args = got
-        return {"name": (run_name or "").strip() or None, "model": model, "data": data, "method": method,
-                "method_args": method_args, "stage": stage, "stage_args": stage_args, "training": training,
-                "resources": resources}
-
-    # -------------------------------------------------------------- presets
+        (run_name, data_path), values = _take(values, 2)
+        data_values, values = _take(values, len(self.data_form.components))
+        training_values, values = _take(values, len(self.training_form.components))
+        return {"name": (run_name or "").strip() or None,
+                "data": dict(self.data_form.values(data_values), path=data_path or ""),
+                "training": self.training_form.values(training_values),
+                "resources": self.resources_form.values(values)}
 
     @property
     def preset_outputs(self) -> list:
-        outs = [self.model, self.method, self.stage, *self.training_form.components]
-        for form in self.method_forms.values():
-            outs += form.components
-        for form in self.stage_forms.values():
-            outs += form.components
-        return outs
+        return list(self.training_form.components)
 
-    def preset_updates(self, spec: dict) -> list:
-        ups = [gr.update(value=spec.get("model", {}).get("name")) if spec.get("model", {}).get("name") else gr.update(),
-               gr.update(value=spec.get("method")) if spec.get("method") else gr.update(),
-               gr.update(value=spec.get("stage")) if spec.get("stage") else gr.update()]
-        ups += self.training_form.updates(spec.get("training", {}))
-        for name, form in self.method_forms.items():
-            ups += form.updates(spec.get("method_args", {}) if name == spec.get("method") else {})
-        for name, form in self.stage_forms.items():
-            ups += form.updates(spec.get("stage_args", {}) if name == spec.get("stage") else {})
-        return ups
+    def preset_updates(self, spec: dict | None) -> list:
+        return self.training_form.updates((spec or {}).get("training", {}))
 
-    # -------------------------------------------------------------- texts
 
-    def method_text(self, name: str) -> str:
-        m = methods.REGISTRY.get(name)
-        return f"**{m.text('title', self.t.lang)}** — {m.text('summary', self.t.lang)}\n\n" \
-               f"*{self.t('method.when')}* {m.text('when_to_use', self.t.lang)}"
+# ---------------------------------------------------------------------------------------------- texts
 
-    def stage_text(self, name: str) -> str:
-        s = stages.REGISTRY.get(name)
-        return f"**{s.text('title', self.t.lang)}** — {s.text('summary', self.t.lang)}\n\n" \
-               f"*{self.t('method.when')}* {s.text('when_to_use', self.t.lang)}"
+def method_text(name: str, t) -> str:
+    m = methods.REGISTRY.get(name)
+    return f"**{m.text('title', t.lang)}** — {m.text('summary', t.lang)}\n\n" \
+           f"*{t('method.when')}* {m.text('when_to_use', t.lang)}"
 
-    def show_method(self, name: str):
-        return [self.method_text(name)] + [gr.update(visible=n == name) for n in self.method_groups]
 
-    def show_stage(self, name: str):
-        return [self.stage_text(name)] + [gr.update(visible=n == name) for n in self.stage_groups]
+def stage_text(name: str, t) -> str:
+    s = stages.REGISTRY.get(name)
+    return f"**{s.text('title', t.lang)}** — {s.text('summary', t.lang)}\n\n" \
+           f"*{t('method.when')}* {s.text('when_to_use', t.lang)}"
+
+
+def show(name: str, groups: dict, about: str) -> list:
+    """The chosen entry's description, and only its options group visible."""
+    return [about] + [gr.update(visible=n == name) for n in groups]

@@ -1,7 +1,7 @@
-"""Merge tab: fold an adapter into its base, combine adapters, or make a model soup — as a merge job.
+"""Merge page: fold an adapter into its base, combine adapters, or make a model soup — as a merge job.
 
-The handlers build the job spec and read `merge_report.json` back; merging itself is
-`studio.merge.runner` (also `studio merge` on the command line).
+The handlers build the job spec and read `merge_report.json` back when the job panel says the job
+ended; merging itself is `studio.merge.runner` (also `studio merge` on the command line).
 """
 
 from __future__ import annotations
@@ -12,30 +12,23 @@ from pathlib import Path
 import gradio as gr
 
 from ...errors import StudioError
-from ...jobs.events import read_progress
 from ...merge.runner import COMBINATIONS, DTYPES
-from ..monitor import progress_html
-from .chat import adapter_choices, merged_choices
+from .. import choices
+from ..context import bind
+from ..job_panel import JobPanel
 
 
 def merge_spec(mode: str, adapter: str | None, adapters: list[str], models: list[str], weights: str,
                combination: str, density: float, name: str, dtype: str) -> dict:
-    """The merge job's spec from the form (raises StudioError on incomplete input)."""
+    """The merge job's spec from the form, through the builder `studio merge` uses (raises StudioError)."""
+    from ...merge.spec import merge_spec as build
+
     try:
         numbers = [float(w) for w in (weights or "").replace(" ", "").split(",") if w] or None
     except ValueError:
-        raise StudioError("Weights must be numbers separated by commas", "e.g. 0.7, 0.3") from None
-    spec = {"mode": mode, "name": name or None, "dtype": dtype}
-    if mode == "merge":
-        if not adapter:
-            raise StudioError("Pick an adapter to merge", "choose one in the list")
-        return dict(spec, adapter=adapter)
-    sources = adapters if mode == "combine" else models
-    if len(sources or []) < 2:
-        raise StudioError("Pick at least two sources", "combining and soups mix two or more")
-    if mode == "combine":
-        return dict(spec, adapters=sources, weights=numbers, combination=combination, density=float(density))
-    return dict(spec, models=sources, weights=numbers)
+        raise StudioError(key="ui.merge_bad_weights") from None
+    sources = [adapter] if mode == "merge" else (adapters if mode == "combine" else models)
+    return build(sources or [], mode, numbers, combination, density, dtype, None, name).model_dump(mode="json")
 
 
 def report_markdown(report: dict, t) -> str:
@@ -55,15 +48,16 @@ def report_markdown(report: dict, t) -> str:
     return "\n\n".join(lines)
 
 
-def build(studio, handles):
+def build(studio) -> None:
     t = studio.t
     mode = gr.Radio([(t("merge.mode_merge"), "merge"), (t("merge.mode_combine"), "combine"),
                      (t("merge.mode_soup"), "soup")], value="merge", label=t("merge.mode"), elem_id="merge-mode")
     with gr.Row():
-        adapter = gr.Dropdown(adapter_choices(studio), label=t("merge.adapter"), elem_id="merge-adapter", scale=3)
-        adapters = gr.CheckboxGroup(adapter_choices(studio), label=t("merge.adapters"), visible=False,
+        adapter = gr.Dropdown(choices.adapters(studio, "merge"), label=t("merge.adapter"), elem_id="merge-adapter",
+                              scale=3)
+        adapters = gr.CheckboxGroup(choices.adapters(studio, "merge"), label=t("merge.adapters"), visible=False,
                                     elem_id="merge-adapters", scale=3)
-        models = gr.CheckboxGroup(merged_choices(studio), label=t("merge.models"), visible=False,
+        models = gr.CheckboxGroup(choices.merged_models(studio, "merge"), label=t("merge.models"), visible=False,
                                   elem_id="merge-models", scale=3)
     with gr.Row():
         weights = gr.Textbox(label=t("merge.weights"), visible=False, elem_id="merge-weights", scale=2)
@@ -76,39 +70,45 @@ def build(studio, handles):
     with gr.Row():
         start = gr.Button(t("merge.start"), variant="primary", elem_id="merge-start")
         refresh = gr.Button(t("merge.refresh"), size="sm")
-    job_state = gr.State(None)
-    progress = gr.HTML(elem_id="merge-progress")
+    message = gr.Markdown(elem_id="merge-message")
+    panel = JobPanel.build(studio, kinds=("merge",), elem_prefix="merge", actions=("cancel", "clone"), log_lines=6)
     report = gr.Markdown(elem_id="merge-report")
 
-    def on_mode(m):
-        return [gr.update(visible=m == "merge"), gr.update(visible=m == "combine"), gr.update(visible=m == "soup"),
-                gr.update(visible=m != "merge"), gr.update(visible=m == "combine"), gr.update(visible=m == "combine")]
-
     mode.change(on_mode, mode, [adapter, adapters, models, weights, combination, density])
+    start.click(bind(on_start, studio),
+                [mode, adapter, adapters, models, weights, combination, density, name, dtype],
+                [panel.follow, message])
+    refresh.click(bind(refresh_sources, studio), None, [adapter, adapters, models])
+    panel.finished.change(bind(on_finished, studio), panel.finished, report, show_progress="hidden")
 
-    def on_start(request: gr.Request, m, one, many, soup_models, w, comb, dens, out_name, dt):
-        try:
-            spec = merge_spec(m, one, many, soup_models, w, comb, dens, out_name, dt)
-            source = Path(spec.get("adapter") or (spec.get("adapters") or spec.get("models"))[0])
-            job = studio.manager.submit("merge", spec, title=f"merge · {m} · {source.parent.name}",
-                                        owner=getattr(request, "username", None))
-        except StudioError as exc:
-            return None, f"⚠️ {exc.one_line()}"
-        return job.id, t("merge.queued", id=job.id)
 
-    start.click(on_start, [mode, adapter, adapters, models, weights, combination, density, name, dtype],
-                [job_state, report])
-    refresh.click(lambda: [gr.update(choices=adapter_choices(studio)), gr.update(choices=adapter_choices(studio)),
-                           gr.update(choices=merged_choices(studio))], None, [adapter, adapters, models])
+def on_mode(m: str) -> list:
+    return [gr.update(visible=m == "merge"), gr.update(visible=m == "combine"), gr.update(visible=m == "soup"),
+            gr.update(visible=m != "merge"), gr.update(visible=m == "combine"), gr.update(visible=m == "combine")]
 
-    def poll(job_id):
-        if not job_id:
-            return "", gr.update()
-        job = studio.manager.get(job_id)
-        html = progress_html(job, read_progress(job.run_dir), t)
-        if job.state == "succeeded":
-            return html, report_markdown(json.loads(Path(job.artifacts["report"]).read_text()), t)
-        return html, gr.update()
 
-    gr.Timer(2.0).tick(poll, job_state, [progress, report], show_progress="hidden")
-    return None
+def refresh_sources(studio) -> list:
+    return [gr.update(choices=choices.adapters(studio, "merge")), gr.update(choices=choices.adapters(studio, "merge")),
+            gr.update(choices=choices.merged_models(studio, "merge"))]
+
+
+def on_start(studio, request: gr.Request, m, one, many, soup_models, w, comb, dens, out_name, dt):
+    try:
+        spec = merge_spec(m, one, many, soup_models, w, comb, dens, out_name, dt)
+        source = Path(spec.get("adapter") or (spec.get("adapters") or spec.get("models"))[0])
+        job = studio.manager.submit("merge", spec, title=f"merge · {m} · {source.parent.name}",
+                                    owner=getattr(request, "username", None))
+    except StudioError as exc:
+        return gr.update(), f"⚠️ {studio.t.error(exc)}"
+    return job.id, studio.t("merge.queued", id=job.id)
+
+
+def on_finished(studio, job_id: str | None) -> str:
+    """The merge report of the job the panel shows, once it has ended ('' while it runs)."""
+    if not job_id:
+        return ""
+    job = studio.manager.get(job_id)
+    path = job.artifacts.get("report")
+    if job.state != "succeeded" or not path or not Path(path).is_file():
+        return ""
+    return report_markdown(json.loads(Path(path).read_text(encoding="utf-8")), studio.t)

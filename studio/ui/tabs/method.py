@@ -1,4 +1,8 @@
-"""Method tab: model, fine-tuning method and training stage, presets, trainable-parameter count."""
+"""Method page: model, fine-tuning method and training stage, presets, trainable-parameter count.
+
+It publishes the part of the recipe it edits on the `recipe.method` channel (the Train page reads
+it) and a loaded preset on `recipe.preset` (the Train page applies its training options).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import gradio as gr
 
 from ...errors import StudioError
 from ...presets import get_preset, list_presets
-from ..spec_editor import SpecEditor
+from ..context import bind
+from ..spec_editor import METHOD_CHANNEL, PRESET_CHANNEL, MethodEditor, input_events
 
 
-def build(studio, handles) -> SpecEditor:
+def build(studio) -> None:
     t = studio.t
-    editor = SpecEditor(studio)
+    editor = MethodEditor(studio)
     presets = list_presets(studio.workspace.root)
     with gr.Row():
         preset = gr.Dropdown(choices=[p.name for p in presets], value=None, label=t("method.preset"),
@@ -24,38 +29,47 @@ def build(studio, handles) -> SpecEditor:
             editor.method_section()
         with gr.Column():
             editor.stage_section()
-            editor.params_box = gr.Markdown(elem_id="trainable-params")
-            editor.count_button = gr.Button(t("method.count_params"), size="sm", elem_id="count-params")
+            params_box = gr.Markdown(elem_id="trainable-params")
+            count = gr.Button(t("method.count_params"), size="sm", elem_id="count-params")
 
-    preset.change(lambda name: get_preset(name, studio.workspace.root).text(t.lang) if name else "",
-                  preset, preset_about)
-
-    editor.preset_button, editor.preset_dropdown = load, preset
-    return editor
-
-
-def wire(editor: SpecEditor) -> None:
-    """Hook the preset and count buttons once the Train tab has added its components."""
-    t, root = editor.t, editor.studio.workspace.root
-
-    def apply(name):
-        if not name:
-            raise gr.Error(t("method.pick_preset"))
-        return editor.preset_updates(get_preset(name, root).spec)
-
-    editor.preset_button.click(apply, editor.preset_dropdown, editor.preset_outputs)
-    editor.count_button.click(lambda *v: count_text(editor, v), editor.inputs, editor.params_box)
+    recipe = studio.channel(METHOD_CHANNEL)
+    recipe.value = editor.defaults()
+    published = studio.channel(PRESET_CHANNEL)
+    preset.change(bind(preset_text, studio), preset, preset_about)
+    gr.on(input_events(editor.inputs), bind(publish, editor), editor.inputs, recipe,
+          show_progress="hidden", queue=False)
+    load.click(bind(apply_preset, studio, editor), preset, [*editor.preset_outputs, published]).then(
+        bind(publish, editor), editor.inputs, recipe, show_progress="hidden", queue=False)
+    count.click(bind(count_text, editor), editor.inputs, params_box)
 
 
-def count_text(editor: SpecEditor, values) -> str:
+def preset_text(studio, name: str | None) -> str:
+    return get_preset(name, studio.workspace.root).text(studio.t.lang) if name else ""
+
+
+def publish(editor: MethodEditor, *values) -> dict:
+    """The method part of the recipe, for the `recipe.method` channel."""
+    return editor.collect(values)
+
+
+def apply_preset(studio, editor: MethodEditor, name: str | None) -> list:
+    """Fill this page from a preset and publish the whole preset (the Train page applies its
+    training options); the method part is then published from what the components show."""
+    if not name:
+        raise gr.Error(studio.t("method.pick_preset"))
+    spec = get_preset(name, studio.workspace.root).spec
+    return [*editor.preset_updates(spec), dict(spec)]
+
+
+def count_text(editor: MethodEditor, *values) -> str:
     raw = editor.collect(values)
+    t = editor.t
     try:
         from ...methods.params import count_trainable
 
         trainable, total = count_trainable(raw["model"]["name"], raw["method"], raw["method_args"])
     except StudioError as exc:
-        return f"⚠️ {exc.one_line()}"
+        return f"⚠️ {t.error(exc)}"
     except Exception as exc:  # noqa: BLE001 - a bad value in a form should not break the page
         return f"⚠️ {type(exc).__name__}: {exc}"
-    return editor.t("method.params", trainable=f"{trainable:,}", total=f"{total:,}",
-                    pct=f"{100 * trainable / total:.3f}")
+    return t("method.params", trainable=f"{trainable:,}", total=f"{total:,}", pct=f"{100 * trainable / total:.3f}")
