@@ -92,8 +92,13 @@ class Flow:
         with gr.Column(visible=False, elem_id="qs-compare") as self.box_compare:
             self.engine = gr.Markdown(elem_id="qs-engine")
             with gr.Row():
-                self.base_chat = gr.Chatbot(label=t("quickstart.base_pane"), height=320, elem_id="qs-base-chat")
-                self.tuned_chat = gr.Chatbot(label=t("quickstart.tuned_pane"), height=320, elem_id="qs-tuned-chat")
+                with gr.Column():
+                    self.base_chat = gr.Chatbot(label=t("quickstart.base_pane"), height=320, elem_id="qs-base-chat")
+                    self.base_stats = gr.Markdown(elem_id="qs-base-stats")
+                with gr.Column():
+                    self.tuned_chat = gr.Chatbot(label=t("quickstart.tuned_pane"), height=320,
+                                                 elem_id="qs-tuned-chat")
+                    self.tuned_stats = gr.Markdown(elem_id="qs-tuned-stats")
             with gr.Row():
                 self.question = gr.Textbox(label=t("quickstart.question"), scale=5, elem_id="qs-question")
                 self.ask = gr.Button(t("quickstart.ask"), variant="primary", scale=1, interactive=False,
@@ -151,7 +156,7 @@ class Flow:
                               api_visibility="private")
         self.timer.tick(self.on_watch, [self.state], recent_out, **common, api_visibility="private")
         ask_in = [self.state, self.question, self.base_chat, self.tuned_chat]
-        ask_out = [self.question, self.base_chat, self.tuned_chat, self.message]
+        ask_out = [self.question, self.base_chat, self.tuned_chat, self.base_stats, self.tuned_stats, self.message]
         self.ask.click(self.on_ask, ask_in, ask_out, concurrency_limit=4, api_visibility="private")
         self.question.submit(self.on_ask, ask_in, ask_out, concurrency_limit=4, api_visibility="private")
 
@@ -276,11 +281,20 @@ class Flow:
             targets = [compare.target_for(manager, v) for v in actions.pane_values(serve, job)]
             turns = compare.run_turn(targets, [list(base_history or []), list(tuned_history or [])], question,
                                      Sampling(max_tokens=96))
-            for histories, _stats in turns:
-                yield "", histories[0], histories[1], ""
+            for histories, stats in turns:
+                yield "", histories[0], histories[1], self._stats(stats[0]), self._stats(stats[1]), ""
         except (StudioError, KeyError, TypeError) as exc:
             text = _error(self.t, exc) if isinstance(exc, StudioError) else self.t("quickstart.not_ready")
-            yield gr.update(), gr.update(), gr.update(), text
+            yield gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), text
+
+    def _stats(self, stats) -> str:
+        """"12 tokens · 0.8 s" under a pane once it has answered (an error string as it is)."""
+        if isinstance(stats, str):
+            return f"⚠️ {stats}"
+        numbers = compare.stats_numbers(stats)
+        if not numbers:
+            return ""
+        return self.t("quickstart.stats", tokens=numbers["tokens"], seconds=f"{numbers['latency_s']:.1f}")
 
 
 def _user(request) -> str | None:

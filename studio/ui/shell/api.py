@@ -30,7 +30,6 @@ def _state(job) -> dict:
 def register(studio) -> None:
     from ..quickstart.plan import plan
     from ..quickstart.actions import start_run as submit
-    from ...spec import build_spec
 
     def fail(exc) -> gr.Error:
         return gr.Error(str(exc) if isinstance(exc, DataError) else studio.t.error(exc))
@@ -38,12 +37,8 @@ def register(studio) -> None:
     def start_run(dataset: str, model: str = "", max_steps: int = 0) -> dict:
         """Plan and start a training run on a saved dataset (or a file in the workspace)."""
         try:
-            spec = plan(dataset, studio.workspace.root, model or None).spec
-            if max_steps and int(max_steps) > 0:
-                raw = spec.model_dump(mode="json")
-                raw["training"]["max_steps"] = int(max_steps)
-                spec = build_spec(raw, source="api")
-            return _state(submit(studio.manager, spec))
+            extra = [f"training.max_steps={int(max_steps)}"] if max_steps and int(max_steps) > 0 else []
+            return _state(submit(studio.manager, plan(dataset, studio.workspace.root, model or None, extra).spec))
         except (StudioError, DataError) as exc:
             raise fail(exc) from None
 
