@@ -73,6 +73,7 @@ def english_only(page) -> list[str]:
 
 def run_quickstart(page, url: str, lang: str) -> Clicks:
     clicks = Clicks(page)
+    page.set_default_timeout(120000)  # a busy 2-core machine renders the page slowly
     page.goto(url + ("/zh" if lang == "zh" else "/"))
     page.wait_for_selector("#qs-sample")
     page.wait_for_selector("#status-text .sb-count")
