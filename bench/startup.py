@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except Exception:  # noqa: BLE001 - not up yet
         return 0, b""

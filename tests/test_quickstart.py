@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gradio as gr
 import pytest
-
 from conftest import SAMPLES
 
 

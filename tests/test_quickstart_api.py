@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser import studio_server
 from conftest import SAMPLES
 

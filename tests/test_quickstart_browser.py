@@ -13,7 +13,6 @@ import re
 import time
 
 import pytest
-
 from browser import browser_page, shot, studio_server
 
 pytestmark = pytest.mark.browser
@@ -24,7 +23,8 @@ FAST = {"STUDIO_DEFAULT_MODEL": "tiny-random-llama", "STUDIO_ENGINE": "transform
 ALLOWED = {"tune", "studio", "orbiton", "lora", "qlora", "dora", "sft", "cpu", "gpu", "gb", "mb", "jsonl", "json",
            "csv", "excel", "parquet", "yaml", "english", "tiny", "random", "llama", "smollm2", "instruct", "alpaca",
            "sharegpt", "r", "s", "m", "min", "ok", "vllm", "transformers", "api", "gradio"}
-DATA_AREAS = "#qs-data-table, #qs-base-chat, #qs-tuned-chat, #qs-question, #qs-spec, #status-text .sb-names"
+# the user's data and names (rows, answers, the question, dataset/run names in code spans) are not UI text
+DATA_AREAS = "#qs-data-table, #qs-base-chat, #qs-tuned-chat, #qs-question, #qs-spec, #status-text .sb-names, code"
 
 
 class Clicks:
@@ -52,7 +52,7 @@ def english_only(page) -> list[str]:
             const style = getComputedStyle(el);
             if (style.display === 'none' || style.visibility === 'hidden' || !el.offsetParent && style.position !== 'fixed') continue;
             const r = el.getBoundingClientRect();
-            if (r.width === 0 || r.height === 0) continue;
+            if (r.width <= 2 || r.height <= 2) continue;  // screen-reader-only live regions
             const text = node.textContent.trim();
             if (text) out.push(text);
           }
@@ -155,3 +155,30 @@ def test_quickstart_to_two_answering_panes(tmp_path, tiny_model, lang):
             assert clicks.n <= 5, clicks.log
     finally:
         _stop_engines(workspace)
+
+
+def test_language_and_theme_switch_and_are_remembered(tmp_path):
+    """The 🌐 button goes to the other language's page, 🌓 switches the theme; a new visit to `/` comes
+    back in the chosen language and theme (browser storage); the rail highlights the current page."""
+    with studio_server(tmp_path / "ws") as (url, _proc), browser_page() as page:
+        page.set_default_timeout(120000)
+        page.goto(url + "/")
+        page.wait_for_selector("#qs-sample")
+        page.click("#rail-jobs")
+        page.wait_for_selector("#rail-jobs.current")
+        assert page.locator("#rail-start.current").count() == 0
+        page.click("#rail-start")
+        page.click("#theme-toggle")
+        page.wait_for_function("document.body.classList.contains('dark')")
+        page.click("#lang-zh")
+        page.wait_for_url("**/zh")
+        page.wait_for_selector("#qs-sample:has-text('示例数据')")
+        assert page.evaluate("document.body.classList.contains('dark')")
+        shot(page, "shell-zh-dark")
+        page.goto(url + "/")  # remembered: back to Chinese, still dark
+        page.wait_for_url("**/zh")
+        page.wait_for_selector("#qs-sample:has-text('示例数据')")
+        assert page.evaluate("document.body.classList.contains('dark')")
+        page.click("#lang-en")
+        page.wait_for_url(url + "/")
+        page.wait_for_selector("#qs-sample:has-text('sample data')")

@@ -59,12 +59,13 @@ def build_app(workspace: Workspace, manager: JobManager | None = None, lang: str
 def _page(studio: Studio, paths: dict[str, str]) -> None:
     """One language's page: rail, header, pages, status bar and job drawer."""
     from .quickstart import flow
-    from .shell import drawer, nav as rail, prefs, status
+    from .shell import drawer, prefs, status
+    from .shell import nav as rail
 
     t = studio.t
     gr.Navbar(visible=False)
     start_page = "start"
-    bar, open_jobs, timer, refresh, outputs = status.build(studio)  # fixed at the bottom (style.css)
+    _bar, open_jobs, timer, refresh, outputs = status.build(studio)  # fixed at the bottom (style.css)
     with gr.Row(elem_id="studio-shell", equal_height=False):
         with gr.Column(scale=0, min_width=92, elem_id="studio-rail"):
             nav = rail.build_rail(t, PAGES, current=start_page)

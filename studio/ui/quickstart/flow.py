@@ -133,7 +133,7 @@ class Flow:
     # ---------------------------------------------------------------- handlers
 
     def _wire(self) -> None:
-        common = dict(show_progress="hidden")
+        common = {"show_progress": "hidden"}
         data_out = [self.state, *self.view_outputs, self.upload, self.data_info, self.data_table, self.message]
         self.sample.click(self.on_sample, [self.state], data_out, **common, api_visibility="private")
         self.own.click(self.on_own, [self.state], data_out, **common, api_visibility="private")
@@ -201,7 +201,7 @@ class Flow:
             state = dict(state, step=2, spec=spec.model_dump(mode="json"),
                          question=actions.suggested_question(planned.held_out))
             sentence = f"### {self.t('quickstart.recipe_title')}\n{planned.summary(self.t.lang)}\n\n" + \
-                self.t("quickstart.recipe_model", model=spec.model.name, method=spec.method)
+                self.t("quickstart.recipe_model", model=spec.model.name)
             return [state, key, *self.view(2), sentence, spec.to_yaml(), gr.HTML(), "", gr.Timer(), gr.Timer()]
         if step == 2:  # recipe -> train: start the run
             from ...spec import build_spec

@@ -28,8 +28,8 @@ def _state(job) -> dict:
 
 
 def register(studio) -> None:
-    from ..quickstart.plan import plan
     from ..quickstart.actions import start_run as submit
+    from ..quickstart.plan import plan
 
     def fail(exc) -> gr.Error:
         return gr.Error(str(exc) if isinstance(exc, DataError) else studio.t.error(exc))
@@ -58,4 +58,4 @@ def register(studio) -> None:
             raise fail(exc) from None
 
     for fn in (start_run, run_state, cancel_run):
-        gr.api(fn, api_name=fn.__name__, queue=False if fn is not start_run else True)
+        gr.api(fn, api_name=fn.__name__, queue=fn is start_run)

@@ -24,7 +24,7 @@ def _gpus() -> list[dict]:
         return []
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.used,memory.total",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=3)
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=3, check=False)
     except (OSError, subprocess.SubprocessError):
         return []
     gpus = []

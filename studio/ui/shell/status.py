@@ -74,7 +74,7 @@ def build(studio):
         poke = gr.Button("refresh", visible="hidden", elem_id="status-poke")
     timer = gr.Timer(TICK_S, active=False)
     outputs = [bar, timer]
-    fn = lambda: refresh(studio)  # noqa: E731 - one closure over this page's studio
+    fn = lambda: refresh(studio)
     timer.tick(fn, None, outputs, show_progress="hidden", queue=False)
     poke.click(fn, None, outputs, show_progress="hidden", queue=False)
     return bar, open_jobs, timer, fn, outputs
