@@ -27,12 +27,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def studio_server(workspace: Path, *extra: str, lang: str = "en"):
+def studio_server(workspace: Path, *extra: str, lang: str = "en", env: dict | None = None):
     port = free_port()
     log = open(workspace.parent / f"studio-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--workspace", str(workspace), "--port",
                              str(port), "--lang", lang, *extra], stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ), start_new_session=True)
+                            env=dict(os.environ, **(env or {})), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90

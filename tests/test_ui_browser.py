@@ -29,7 +29,7 @@ def test_first_complete_path(tmp_path, tiny_model):
     workspace = tmp_path / "ws"
     with studio_server(workspace) as (url, _proc), browser_page() as page:
         page.goto(url)
-        page.get_by_role("tab", name="Data").click()
+        page.click("#rail-data")
         page.locator("#data-upload input[type=file]").set_input_files(str(SAMPLES / "identity_alpaca.jsonl"))
         page.wait_for_selector("#data-summary:has-text('alpaca')")
         fill(page, "dataset-name", "identity")
@@ -37,13 +37,13 @@ def test_first_complete_path(tmp_path, tiny_model):
         page.wait_for_selector("#data-saved:has-text('identity')")
         shot(page, "01-data")
 
-        page.get_by_role("tab", name="Method").click()
+        page.click("#rail-method")
         choose(page, "model-name", "tiny-random-llama")
         page.click("#count-params")
         page.wait_for_selector("#trainable-params:has-text('Trainable parameters')", timeout=60000)
         shot(page, "02-method")
 
-        page.get_by_role("tab", name="Train").click()
+        page.click("#rail-train")
         choose(page, "train-dataset", "identity")
         fill(page, "run-name", "browser-run")
         fill(page, "training-max_steps", 12)
@@ -68,7 +68,7 @@ def test_first_complete_path(tmp_path, tiny_model):
         # the plot drew one point per logged loss
         assert page.locator("#loss-plot svg").count() >= 1
 
-        page.get_by_role("tab", name="Chat").click()
+        page.click("#rail-chat")
         page.click("#chat-refresh")
         choose(page, "chat-model", "tiny-random-llama")
         page.locator("#chat-adapters label", has_text="browser-run").click()
