@@ -19,7 +19,7 @@ TICK_S = 2.0
 
 def watched_jobs(manager) -> list:
     """Running and queued jobs from the shared snapshot: one reconciled read per interval for every open tab."""
-    return [j for j in manager.snapshot().jobs if j.state in ACTIVE]
+    return [j for j in manager.snapshot(max_age=1.0).jobs if j.state in ACTIVE]
 
 
 def status_html(studio, jobs: list | None = None) -> str:
