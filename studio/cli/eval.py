@@ -30,7 +30,9 @@ def absolute_paths(raw: dict) -> dict:
     from pathlib import Path
 
     def fix(value):
-        return str(Path(value).resolve()) if isinstance(value, str) and value and Path(value).exists() else value
+        if not (isinstance(value, str) and value and Path(value).expanduser().exists()):
+            return value
+        return str(Path(value).expanduser().resolve())
 
     for key in ("model", "adapter", "tuned_model"):
         if key in raw:

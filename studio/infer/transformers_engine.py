@@ -33,6 +33,14 @@ class _Stop:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def _mixable(path: str) -> bool:
+    """peft runs several adapters in one batch (`adapter_names`) only for plain LoRA (not DoRA, not prompts)."""
+    import json
+
+    cfg = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
+    return cfg.get("peft_type") == "LORA" and not cfg.get("use_dora")
+
+
 class TransformersEngine:
     name = "transformers"
     concurrent = False  # peft's active adapter is global state: one generate at a time
@@ -53,6 +61,7 @@ class TransformersEngine:
         self.model.eval()
         self._load = (ref, dtype, trust_remote_code)  # for the base copies of studio-written artifacts
         self._own: dict[str, object] = {}  # name -> base copy with a studio-written artifact applied
+        self._unmixable: set[str] = set()  # peft adapters that peft cannot mix in one batch (prompts, DoRA)
         self._adapters: dict[str, str] = {}
         self._lock = threading.Lock()
         self._torch = torch
@@ -79,6 +88,8 @@ class TransformersEngine:
             else:
                 self.model.load_adapter(path, adapter_name=name)
             self._adapters[name] = path
+            if not _mixable(path):
+                self._unmixable.add(name)
 
     def _add_own(self, name: str, path: str) -> None:
         """A studio-written artifact on its own copy of the base (it is hooks and tensors, not peft)."""
@@ -141,7 +152,7 @@ class TransformersEngine:
                  template: str | None = None) -> list[Completion]:
         names = per_item(adapter, len(conversations))
         self._check(names)
-        if len(set(names)) > 1 and any(n in self._own for n in names):  # one model per group of rows
+        if len(set(names)) > 1 and any(n in self._own or n in self._unmixable for n in names):  # one group each
             out: list = [None] * len(conversations)
             for name in dict.fromkeys(names):
                 rows = [i for i, n in enumerate(names) if n == name]

@@ -43,7 +43,7 @@ class Artifact:
 
 
 def read(folder: str | Path) -> Artifact:
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     info_path, peft_cfg = folder / RUN_INFO, folder / "adapter_config.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text(encoding="utf-8"))
@@ -112,7 +112,7 @@ TUNED_INFO = "tuned.json"  # written by studio.methods._tuned.save_tuned
 def artifact_kind(folder: str | Path) -> str:
     """"peft" (adapter_config.json), "tuned" (a studio-written artifact on top of its base) or
     "model" (a whole model: config.json and weights)."""
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     if (folder / "adapter_config.json").is_file():
         return "peft"
     if (folder / TUNED_INFO).is_file():
