@@ -73,6 +73,8 @@ class Stats:
         self.errors: list[str] = []
         self.requests = 0
         self.retries = 0
+        self.when: dict[str, list[float]] = {}  # when each latency was recorded
+        self.all_loaded = float("inf")  # when the last session finished loading its page
         self.limit = limit
         self.deadline = deadline
 
@@ -81,6 +83,7 @@ class Stats:
 
     def add(self, label: str, seconds: float) -> None:
         self.lat.setdefault(label, []).append(seconds)
+        self.when.setdefault(label, []).append(time.time())
 
     def error(self, text: str) -> None:
         if len(self.errors) < 200:
@@ -252,6 +255,9 @@ async def session(url, creds, stats: Stats, config_box: dict, wanted: str, stagg
         page_html = await client.get("/", headers={"accept": "text/html"})
         config = (await client.get("/config")).json()
         stats.add("page load (/ and /config)", time.perf_counter() - start)
+        stats.loaded += 1
+        if stats.loaded == stats.sessions:
+            stats.all_loaded = time.time()
         if page_html.status_code != 200:
             stats.error(f"page: HTTP {page_html.status_code}")
         config_box.setdefault("config", config)
@@ -365,6 +371,7 @@ def start_server(workspace: Path, port: int, password: str) -> subprocess.Popen:
 async def run(args, url: str, password: str, server_pid: int, data_file: Path) -> dict:
     stats = Stats(args.max_requests or int(args.sessions * args.minutes * 60 * 4 + 1000),
                   time.time() + 5 + args.sessions * 0.05 + args.minutes * 60)
+    stats.sessions, stats.loaded = args.sessions, 0
     samples: list[dict] = []
     config_box: dict = {}
     creds = ("bench", password)
@@ -383,8 +390,11 @@ async def run(args, url: str, password: str, server_pid: int, data_file: Path) -
 
 
 def report(args, stats: Stats, samples: list[dict], config: dict | None) -> dict:
-    lat = {k: {"count": len(v), "p50_s": pct(v, 0.5), "p95_s": pct(v, 0.95), "max_s": round(max(v), 3)}
-           for k, v in sorted(stats.lat.items())}
+    lat = {}
+    for k, v in sorted(stats.lat.items()):
+        steady = [x for x, w in zip(v, stats.when[k]) if w > stats.all_loaded]
+        lat[k] = {"count": len(v), "p50_s": pct(v, 0.5), "p95_s": pct(v, 0.95), "max_s": round(max(v), 3),
+                  "steady_count": len(steady), "steady_p50_s": pct(steady, 0.5), "steady_p95_s": pct(steady, 0.95)}
     rss = [s["rss_mb"] for s in samples]
     half = len(rss) // 2
     memory = {"start_mb": rss[0] if rss else None, "end_mb": rss[-1] if rss else None,
@@ -408,7 +418,9 @@ def summary(rep: dict) -> str:
              f"{rep['errors']} errors ({rep['retried_connection_resets']} connection resets retried); "
              f"timers on the page: {', '.join(rep['timers_per_page'])}"]
     for label, s in rep["latency"].items():
-        lines.append(f"  {label:32s} n={s['count']:6d}  p50={s['p50_s']}s  p95={s['p95_s']}s  max={s['max_s']}s")
+        lines.append(f"  {label:28s} n={s['count']:5d}  p50={s['p50_s']}s  p95={s['p95_s']}s  max={s['max_s']}s"
+                     f"  | after all pages loaded: n={s['steady_count']} p50={s['steady_p50_s']}s "
+                     f"p95={s['steady_p95_s']}s")
     m, c = rep["server_memory"], rep["server_cpu_percent"]
     lines.append(f"  server memory: start {m['start_mb']} MB, max {m['max_mb']} MB, end {m['end_mb']} MB "
                  f"(means {m['first_half_mean_mb']} -> {m['second_half_mean_mb']} MB); "
