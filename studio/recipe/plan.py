@@ -13,6 +13,7 @@ from .auto import Resolved, resolve
 CPU_PRESET, GPU_PRESET = "cpu-lora-sft", "gpu-lora-sft"
 MIN_ROWS = 4
 SECONDS_PER_REPLAY_ANSWER = {"cpu": 0.5, "cuda": 0.05}  # greedy, bounded answers of a small model, batched
+ENGINE_START_S = {"cpu": 40.0, "cuda": 60.0}  # starting the inference engine for the first run's answers
 
 
 @dataclass
@@ -137,7 +138,9 @@ def _seconds(concrete: RunSpec, resolved: Resolved, workspace_root: Path | None,
     if concrete.data.keep_general and resolved.replay_rows:
         from ..replay.cache import missing_count
 
-        seconds += SECONDS_PER_REPLAY_ANSWER.get(device, 0.5) * missing_count(concrete.model, resolved.replay_rows)
+        missing = missing_count(concrete.model, resolved.replay_rows)
+        if missing:
+            seconds += ENGINE_START_S.get(device, 40.0) + SECONDS_PER_REPLAY_ANSWER.get(device, 0.5) * missing
     return seconds
 
 
