@@ -64,7 +64,7 @@ def jobs_of(studio, kinds) -> list:
 
 
 def choices_of(studio, kinds) -> list[tuple[str, str]]:
-    return [(job_label(j), j.id) for j in jobs_of(studio, kinds)]
+    return [(job_label(j, studio.t), j.id) for j in jobs_of(studio, kinds)]
 
 
 def _get(studio, job_id):
@@ -81,7 +81,7 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
     `active` flag and the `finished` value."""
     t = studio.t
     jobs = jobs_of(studio, cfg.kinds)
-    choices = [(job_label(j), j.id) for j in jobs]
+    choices = [(job_label(j, studio.t), j.id) for j in jobs]
     if not job_id and pick_latest and jobs:
         job_id = jobs[0].id
     job = _get(studio, job_id)
