@@ -25,6 +25,7 @@ def register(data) -> None:
     p.add_argument("--questions", type=int, default=2, help="questions per passage (default 2)")
     p.add_argument("--chunk-chars", type=int, default=1500, help="longest passage in characters")
     p.add_argument("--max-chunks", type=int, default=0, help="use at most this many passages (0: all)")
+    p.add_argument("--max-tokens", type=int, default=256, help="longest teacher answer in tokens")
     p.add_argument("--min-support", type=float, default=0.6,
                    help="drop answers with less than this share of their words in the passage")
     p.add_argument("--detach", action="store_true", help="queue the job and return at once")
@@ -53,6 +54,7 @@ def run(args) -> int:
         secrets["api_key"] = os.environ.get(args.api_key_env, "")
     manager = JobManager(workspace_from(args))
     names = ", ".join(Path(f).name for f in cfg.files[:3]) + ("…" if len(cfg.files) > 3 else "")
+    cfg = cfg.model_copy(update={"max_tokens": args.max_tokens})
     job = manager.submit("docs", cfg.model_dump(mode="json"), title=f"Q&A from {names}", secrets=secrets)
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
     if args.detach:
