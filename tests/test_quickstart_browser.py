@@ -182,3 +182,29 @@ def test_language_and_theme_switch_and_are_remembered(tmp_path):
         page.click("#lang-en")
         page.wait_for_url(url + "/")
         page.wait_for_selector("#qs-sample:has-text('sample data')")
+
+
+def test_own_file_reaches_the_recipe_in_three_clicks(tmp_path, tiny_model):
+    """Use my own file (1), upload (2), Next (3): the recipe for it; then Start training and Ask make 5
+    (the sample path above shows those two). A bad file is refused with its line, and nothing is lost."""
+    from conftest import SAMPLES
+
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"instruction": "hi", "output": "hello"}\n{oops\n', encoding="utf-8")
+    with studio_server(tmp_path / "ws", env=FAST) as (url, _proc), browser_page() as page:
+        page.set_default_timeout(120000)
+        clicks = Clicks(page)
+        page.goto(url + "/")
+        page.wait_for_selector("#qs-own")
+        clicks.click("#qs-own")
+        page.locator("#qs-upload input[type=file]").set_input_files(str(bad))
+        page.wait_for_selector("#qs-message:has-text('2')")
+        assert page.locator("#qs-next[disabled]").count() == 1
+        shot(page, "qs-own-bad-file")
+        page.locator("#qs-upload input[type=file]").set_input_files(str(SAMPLES / "identity_alpaca.jsonl"))
+        clicks.n += 1  # the upload counts as one click
+        page.wait_for_selector("#qs-data-info:has-text('identity_alpaca')")
+        clicks.click("#qs-next")
+        page.wait_for_selector("#qs-recipe-summary:has-text('LoRA')")
+        shot(page, "qs-own-recipe")
+        assert clicks.n == 3, clicks.log

@@ -40,8 +40,7 @@ def steps_html(t, current: int) -> str:
 
 
 def _error(t, exc) -> str:
-    if isinstance(exc, DataError):
-        return "⚠️ " + html.escape(str(exc)).replace("\n", "<br>")
+    """A StudioError (a DataError names the file and line) in the viewer's language."""
     return f"⚠️ {t.error(exc)}"
 
 

@@ -32,7 +32,7 @@ def register(studio) -> None:
     from ..quickstart.plan import plan
 
     def fail(exc) -> gr.Error:
-        return gr.Error(str(exc) if isinstance(exc, DataError) else studio.t.error(exc))
+        return gr.Error(studio.t.error(exc))
 
     def start_run(dataset: str, model: str = "", max_steps: int = 0) -> dict:
         """Plan and start a training run on a saved dataset (or a file in the workspace)."""
