@@ -13,14 +13,18 @@ Public API (kept small):
     panel.finished  # gr.State: becomes the job id when the shown job has ended (None while it runs);
                     #           subscribe with `panel.finished.change(...)` to show results
     panel.message   # gr.Markdown: what cancel / resume / clone did
+    panel.timer     # gr.Timer: on only while the job runs; `panel.timer.tick(fn, panel.job_id, ...)` adds
+                    #           per-tick outputs (Self-Instruct's live counts)
 
+A job the panel follows is also published on the app's `jobs.latest` channel (the Jobs page wakes
+on it). Pages that keep their own job display use `timer_update(studio, job_id)` for their timer.
 The handlers are module-level functions of plain values (tests call them directly); `build`
 binds them to the studio with `context.bind` (a partial Gradio can inspect).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -49,7 +53,6 @@ class Config:
     actions: tuple[str, ...] = ("cancel", "resume", "clone")
     probe: bool = False
     log_lines: int = 10
-    extra: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- plain logic
