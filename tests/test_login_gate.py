@@ -83,3 +83,23 @@ def test_logins_are_rate_limited_over_http(tmp_path):
             start = time.time()
             locked = client.post("/login", data={"username": "ann", "password": "s3cret"})
             assert locked.status_code == 401 and time.time() - start < 5
+
+
+@pytest.mark.browser
+def test_a_browser_signs_in_and_gets_the_working_app(tmp_path):
+    """The real page behind the gate: sign in through the form, then the app renders and its timers answer."""
+    from browser import browser_page
+
+    with studio_server(tmp_path / "ws", "--auth", "ann:s3cret") as (url, _proc), browser_page() as page:
+        failed = []
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status in (401, 403) else None)
+        page.goto(url)
+        assert "/login" in page.url
+        page.fill("#u", "ann")
+        page.fill("#p", "s3cret")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#studio-tabs", timeout=90000)
+        page.wait_for_function("document.querySelector('#studio-status') && "
+                               "document.querySelector('#studio-status').innerText.trim().length > 0",
+                               timeout=60000)
+        assert not failed, failed[:5]
