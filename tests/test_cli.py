@@ -21,7 +21,8 @@ def test_train_preset_then_jobs_and_chat(tmp_path, identity_data, tiny_model):
     ws = tmp_path / "ws"
     out = studio("train", "--preset", "cpu-lora-sft", "--model", "tiny-random-llama", "--data", str(identity_data),
                  "--name", "cli-run", "--set", "max_steps=4", "--set", "batch_size=2", "--set", "max_length=64",
-                 "--set", "save_steps=2", "--set", "learning_rate=5e-3", "--set", "seed=3", workspace=ws)
+                 "--set", "save_steps=2", "--set", "learning_rate=5e-3", "--set", "seed=3",
+                 "--set", "keep_general=false", "--set", "val_size=0", workspace=ws)  # no replay / probe job here
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[0])
     assert run_dir == ws / "runs" / "cli-run"

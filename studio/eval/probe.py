@@ -13,9 +13,8 @@ automatically after an SFT run of the default recipe (studio/recipe/run.py); `st
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from ..atomic import read_jsonl, write_json
 from ..errors import StudioError
@@ -48,6 +47,7 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
     from ..infer.base import Sampling
     from ..infer.serve import engine_options
     from ..infer.start import open_engine
+    from ..replay import cache
 
     adapters = {"tuned": adapter} if adapter else {}
     engine, _fallback = open_engine(engine_name, model_path, lambda name: engine_options(
@@ -57,8 +57,8 @@ def _answers(model_path: str, adapter: str | None, conversations: list[list[dict
         out = {}
         for side in (["base", "tuned"] if adapter else [label]):
             texts = []
-            for start in range(0, len(conversations), 16):
-                batch = conversations[start:start + 16]
+            for start in range(0, len(conversations), cache.BATCH):
+                batch = conversations[start:start + cache.BATCH]
                 texts += [c.text.strip() for c in engine.generate(batch, sampling, "tuned" if side == "tuned" else None)]
                 progress(None, f"probe: {side} {len(texts)}/{len(conversations)}")
             out[side] = texts
@@ -90,7 +90,7 @@ def warning_for(kept_tuned: float, recipe: dict, spec) -> dict | None:
         return {"key": "probe.kept_low_turn_on", "args": args}
     if ratio < 2.0 and recipe.get("replay_rows", 0) < recipe.get("replay_available", 1 << 30):
         return {"key": "probe.kept_low_more_replay", "args": dict(args, ratio=round(min(2.0, max(0.5, ratio * 2)), 2))}
-    steps = int(spec.training.max_steps) if int(spec.training.max_steps) > 0 else 0
+    steps = max(0, int(spec.training.max_steps))
     if steps > 20:
         return {"key": "probe.kept_low_fewer_steps", "args": dict(args, steps=steps // 2)}
     return {"key": "probe.kept_low_lower_lr", "args": dict(args, lr=f"{float(spec.training.learning_rate) / 2:.2g}")}

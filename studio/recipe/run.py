@@ -40,8 +40,8 @@ def mix(spec, record: dict, data, ctx):
     from datasets import Dataset, concatenate_datasets
 
     from ..errors import StudioError
-    from ..replay import cache
     from ..i18n import text
+    from ..replay import cache
 
     if data.eval is not None:
         _save_heldout(data.eval, Path(ctx.run_dir))
@@ -94,7 +94,8 @@ def queue_probe(spec, ctx, artifacts: dict) -> str | None:
 
     recipe_file = Path(ctx.run_dir) / RECIPE_FILE
     record = json.loads(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
-    uses_recipe = record.get("keep_general") or record.get("auto")  # a run of the default recipe
+    # a run of the default recipe: general abilities kept, or rows held out by the automatic split
+    uses_recipe = record.get("keep_general") or "data.val_size" in record.get("auto", [])
     if spec.stage != "sft" or not uses_recipe:
         return None
     if str(ctx.job.id).startswith("inline-"):  # a run in the caller's own process (tests, notebooks)
