@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 UI = ROOT / "studio" / "ui"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LETTERS = re.compile(r"[A-Za-z]{2,}")
-# English texts that stay the same in Chinese: names, units, format strings
-SAME_IN_BOTH = re.compile(r"^(ETA|LoRA|JSON|JSONL|YAML|API|URL|GPU|CPU|vLLM|[{}\w\s.:/%·—\-()|*#`]*)$")
+# Names that stay as they are in Chinese (products, formats, units)
+PROPER_NOUNS = re.compile(r"\b(TensorBoard|GGUF|LoRA|QLoRA|DoRA|JSONL?|YAML|CSV|API|URL|GPU|CPU|vLLM|ETA|Ollama|"
+                          r"Self-Instruct|Hugging Face|ROUGE-L|MLflow|W&B|trackio|lm-eval)\b")
 
 
 def _is_format_only(text: str) -> bool:
-    """A text with no words outside {placeholders} and markup (e.g. "{name} · {state}")."""
-    return not LETTERS.search(re.sub(r"\{[^}]*\}|<[^>]*>|`[^`]*`", "", text))
+    """A text with no words outside {placeholders}, markup, links and proper nouns ("TensorBoard: [{url}]({url})")."""
+    rest = re.sub(r"\{[^}]*\}|<[^>]*>|`[^`]*`|\]\([^)]*\)", "", text)
+    return not LETTERS.search(PROPER_NOUNS.sub("", rest))
 
 
 def _untranslated(en: dict, zh: dict, allow=()) -> list[str]:

@@ -90,3 +90,19 @@ def test_panel_builds_with_an_inactive_timer(workspace, manager):
     assert panel.timer.active is False
     assert panel.job_id.elem_id == "train-job" and panel.plots[0].elem_id == "loss-plot"
     assert len(panel.outputs()) == 2 + 3 + 1 + 2 + 2
+
+
+def test_a_pending_probe_keeps_the_train_panel_ticking(workspace, manager):
+    """probe.json is written by a later `probe` job: while it is queued the panel keeps its timer on."""
+    studio = _studio(workspace, manager)
+    run = manager.submit("sleep", {"steps": 1, "step_seconds": 0.01})
+    manager.wait(run.id, timeout=60)
+    cfg = job_panel.Config(kinds=("sleep",), probe=True)
+    assert _timer(job_panel.view(studio, cfg, run.id)) is False
+    # the probe job as the recipe's worker queues it (kept queued: this test only reads the records)
+    pending = manager.submit("sleep", {"steps": 1}, start=False)
+    manager.store.transition(pending.id, ("queued",), kind="probe", spec={"run_dir": run.run_dir})
+    out = job_panel.view(studio, cfg, run.id)
+    assert _timer(out) is True and out[-1] == run.id and "Measuring" in out[4]
+    manager.cancel(pending.id)
+    assert _timer(job_panel.view(studio, cfg, run.id)) is False

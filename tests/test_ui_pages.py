@@ -68,7 +68,7 @@ def test_jobs_page_timer_only_while_jobs_run(studio, manager):
     assert table.empty and timer["active"] is False
     job = manager.submit("sleep", {"steps": 30, "step_seconds": 0.1})
     table, html, timer = jobs.overview(studio)
-    assert job.id in set(table["id"]) and timer["active"] is True and job.id in html
+    assert job.id in set(table.iloc[:, 0]) and timer["active"] is True and job.id in html
     manager.cancel(job.id, wait=True)
     assert jobs.overview(studio)[2]["active"] is False
 
@@ -118,3 +118,21 @@ def test_method_page_publishes_the_recipe_and_train_joins_it(studio, tiny_model)
     _update, message = train.spec_yaml(studio, r, dict(part, method="nope"), *run_values)
     assert message.startswith("⚠️")
     assert "Trainable parameters" in method.count_text(m, *values)
+
+
+def test_switching_method_carries_the_shared_options(studio):
+    from studio.ui.spec_editor import MethodEditor, carry
+
+    with gr.Blocks():
+        m = MethodEditor(studio)
+        m.model_section()
+        m.method_section()
+        m.stage_section()
+    comps = m.form_components("method")
+    values = [c.value for c in comps]
+    names = [(name, field) for name, form in m.method_forms.items() for field in form.names]
+    values[names.index(("lora", "r"))] = 32
+    ups = carry(m, "method", "lora", "dora", *values)
+    assert ups[-1] == "dora"
+    assert ups[names.index(("dora", "r"))]["value"] == 32  # LoRA's rank goes with the user to DoRA
+    assert all(u == gr.update() for (name, _f), u in zip(names, ups) if name != "dora")

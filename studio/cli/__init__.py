@@ -13,7 +13,8 @@ import sys
 
 from ..errors import StudioError
 
-COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "probe"]
+COMMANDS = ["train", "jobs", "chat", "presets", "data", "estimate", "merge", "eval", "serve", "probe", "export",
+            "tensorboard"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -49,6 +49,7 @@ def register(sub) -> None:
                      help="override a key of the config (num_instructions=50, teacher.model=..., ...)")
     gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
     gen.set_defaults(func=run_self_instruct)
+    register_from_docs(data)
 
 
 def run_check(args) -> int:
@@ -89,8 +90,10 @@ def _report(args, findings, report: dict) -> int:
         report["findings"] = [f.to_dict() for f in findings]
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
+        from ..i18n import default_lang
+
         for f in findings:
-            print(f"{f.severity}: {f.one_line()}")
+            print(f"{f.severity}: {f.one_line(default_lang())}")
         if "rows" in report:
             summary = f"{report['file']}: {report['rows']} rows, format {report['format']}"
             if report.get("tokens", {}).get("rows"):
@@ -157,6 +160,12 @@ def run_self_instruct(args) -> int:
                           f"resume it with: studio jobs resume {job.id}")
     print(job.artifacts.get("output"))
     return 0
+
+
+def register_from_docs(data) -> None:
+    from .docs import register
+
+    register(data)
 
 
 def _workspace(args):

@@ -14,11 +14,14 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a tuned adapter / model against its base on a dataset",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("spec", help="EVAL.yaml")
+    p.add_argument("spec", nargs="?", help="EVAL.yaml (not needed with --harness)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key, dotted for nested ones (data.limit=20, sampling.max_tokens=64)")
     p.add_argument("--judge-key-env", help="environment variable that holds the judge endpoint's API key")
     p.add_argument("--detach", action="store_true", help="queue the job and return at once")
+    from .lmeval import add_arguments
+
+    add_arguments(p)  # --harness: lm-evaluation-harness benchmarks (studio/cli/lmeval.py)
     p.set_defaults(func=run)
 
 
@@ -65,6 +68,12 @@ def run(args) -> int:
     from . import workspace_from
     from .train import _printer
 
+    if args.harness or args.mc_file:
+        from .lmeval import run as run_harness
+
+        return run_harness(args)
+    if not args.spec:
+        raise StudioError("studio eval needs EVAL.yaml, or --harness TASKS", "see `studio eval --help`")
     ws = workspace_from(args)
     spec = build(load_yaml(args.spec), args.spec, args.overrides)  # --set: the same keys and messages as train
     spec = build(absolute_paths(spec.model_dump(mode="json")), args.spec)

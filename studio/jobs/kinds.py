@@ -37,6 +37,10 @@ KINDS: dict[str, Kind] = {
         Kind("eval", "studio.eval.runner:run_job"),
         Kind("probe", "studio.eval.probe:run_job"),
         Kind("sleep", "studio.jobs.testing:run_sleep", resumable=True),
+        Kind("docs", "studio.data.docs:run_job", resumable=True),
+        Kind("export", "studio.export.runner:run_job"),
+        Kind("lmeval", "studio.eval.lmeval:run_job"),
+        Kind("tensorboard", "studio.tracking.tensorboard:run_job", pool="serve"),
     )
 }
 

@@ -67,7 +67,14 @@ def training_args(spec, output_dir: Path, device: str, has_eval: bool) -> dict:
         fp16=t.precision == "fp16",
         gradient_checkpointing=t.gradient_checkpointing,
         use_cpu=device == "cpu",
-        report_to="none",
+        report_to=_report_to(output_dir),
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
+
+
+def _report_to(output_dir: Path) -> list[str]:
+    """TensorBoard event files in the run folder, plus the trackers the user set up (studio.tracking)."""
+    from ..tracking.settings import report_to
+
+    return report_to(Path(output_dir).parent)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "succeeded": "#16a34a", "failed": "#dc2626",
-                "cancelled": "#9ca3af", "interrupted": "#d97706"}
+from .monitor import STATE_COLORS
+
 PART_COLORS = {"weights": "#4e79a7", "gradients": "#f28e2b", "optimizer": "#e15759", "activations": "#76b7b2",
                "extra_models": "#59a14f", "method_extra": "#edc948", "overhead": "#bab0ac"}
 

@@ -51,4 +51,4 @@ def runs(studio, kind: str = "train", limit: int = 100) -> list[tuple[str, str]]
     """(label, job id) of jobs of one kind, newest first (for pickers and run comparison)."""
     from .monitor import job_label
 
-    return [(job_label(j), j.id) for j in studio.manager.list(limit=limit, kind=kind)]
+    return [(job_label(j, studio.t), j.id) for j in studio.manager.list(limit=limit, kind=kind)]

@@ -13,14 +13,18 @@ Public API (kept small):
     panel.finished  # gr.State: becomes the job id when the shown job has ended (None while it runs);
                     #           subscribe with `panel.finished.change(...)` to show results
     panel.message   # gr.Markdown: what cancel / resume / clone did
+    panel.timer     # gr.Timer: on only while the job runs; `panel.timer.tick(fn, panel.job_id, ...)` adds
+                    #           per-tick outputs (Self-Instruct's live counts)
 
+A job the panel follows is also published on the app's `jobs.latest` channel (the Jobs page wakes
+on it). Pages that keep their own job display use `timer_update(studio, job_id)` for their timer.
 The handlers are module-level functions of plain values (tests call them directly); `build`
 binds them to the studio with `context.bind` (a partial Gradio can inspect).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -49,7 +53,6 @@ class Config:
     actions: tuple[str, ...] = ("cancel", "resume", "clone")
     probe: bool = False
     log_lines: int = 10
-    extra: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- plain logic
@@ -64,7 +67,7 @@ def jobs_of(studio, kinds) -> list:
 
 
 def choices_of(studio, kinds) -> list[tuple[str, str]]:
-    return [(job_label(j), j.id) for j in jobs_of(studio, kinds)]
+    return [(job_label(j, studio.t), j.id) for j in jobs_of(studio, kinds)]
 
 
 def _get(studio, job_id):
@@ -81,7 +84,7 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
     `active` flag and the `finished` value."""
     t = studio.t
     jobs = jobs_of(studio, cfg.kinds)
-    choices = [(job_label(j), j.id) for j in jobs]
+    choices = [(job_label(j, studio.t), j.id) for j in jobs]
     if not job_id and pick_latest and jobs:
         job_id = jobs[0].id
     job = _get(studio, job_id)
@@ -96,14 +99,36 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
     out = [gr.update(choices=choices, value=job.id), progress_html(job, read_progress(job.run_dir), t)]
     out += [charts.metric_frame(rows, c) for c in cfg.curves]
     out += [tail_log(job.run_dir, 6000)]
+    active = is_active(job)
     if cfg.probe:
         probe = charts.read_probe(job.run_dir)
+        pending = None if probe or active else pending_probe(studio, job)
         if probe:
             out += [gr.update(visible=True, value=charts.probe_frame(probe, t)), charts.probe_markdown(probe, t)]
+        elif pending is not None:  # the before/after probe runs after the training job: keep ticking
+            message = read_progress(pending.run_dir).get("message") or t("state." + pending.state)
+            out += [gr.update(visible=False), t("jobpanel.probe_running", message=message)]
+            active = True
         else:
             out += [gr.update(visible=False), ""]
-    active = is_active(job)
-    return out + [gr.update(active=active), None if active else job.id]
+    return out + [gr.update(active=active), None if is_active(job) else job.id]
+
+
+def pending_probe(studio, job):
+    """The queued or running before/after probe job of a finished training run (None if none)."""
+    if job.state != "succeeded":
+        return None
+    for other in studio.manager.list(limit=50, kind="probe"):
+        if other.state in ACTIVE and other.spec.get("run_dir") == job.run_dir:
+            return other
+    return None
+
+
+def timer_update(studio, job_id: str | None):
+    """`gr.update(active=...)` for a page's own timer that shows one job: on only while it is queued
+    or running (for panels that keep their own job display; wire it to the timer's tick and to
+    whatever sets the job)."""
+    return gr.update(active=is_active(_get(studio, job_id)))
 
 
 def on_pick(studio, cfg: Config, job_id):

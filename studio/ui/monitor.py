@@ -1,11 +1,9 @@
-"""Rendering a job's progress, metrics and state for the page (pure functions, easy to test)."""
+"""Rendering a job's progress and state for the page (pure functions, easy to test); curves are in charts.py."""
 
 from __future__ import annotations
 
 import html
 import time
-
-import pandas as pd
 
 STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "succeeded": "#16a34a", "failed": "#dc2626",
                 "cancelled": "#9ca3af", "interrupted": "#d97706"}
@@ -40,18 +38,8 @@ def progress_html(job, progress: dict, t) -> str:
             f"<div class='line'>{' · '.join(bits)} <span class='pct'>{pct}%</span></div>{error}</div>")
 
 
-def metric_frame(rows: list[dict], key: str = "loss") -> pd.DataFrame:
-    """(step, key) rows of one metric for a LinePlot.
-
-    One metric per plot: Gradio 6's LinePlot stops drawing lines when a plot with a `color`
-    series is updated repeatedly, so each curve gets its own plot.
-    """
-    out = [(int(r["step"]), float(r[key])) for r in rows
-           if isinstance(r.get(key), (int, float)) and isinstance(r.get("step"), (int, float))]
-    frame = pd.DataFrame(out, columns=["step", key])
-    return frame.astype({"step": "int64", key: "float64"})
-
-
-def job_label(job) -> str:
+def job_label(job, t=None) -> str:
+    """'<title> · <state> · <when>' for pickers, the state in the reader's language when `t` is given."""
     when = time.strftime("%m-%d %H:%M", time.localtime(job.created_at))
-    return f"{job.title} · {job.state} · {when}"
+    state = t("state." + job.state) if t is not None else job.state
+    return f"{job.title} · {state} · {when}"

@@ -128,6 +128,38 @@ class MethodEditor:
         return ups
 
 
+    def forms(self, kind: str) -> dict:
+        """name -> ConfigForm of the methods ("method") or the stages ("stage")."""
+        return self.method_forms if kind == "method" else self.stage_forms
+
+    def form_components(self, kind: str) -> list:
+        return [c for form in self.forms(kind).values() for c in form.components]
+
+
+def carry(editor: MethodEditor, kind: str, old: str | None, new: str, *values) -> list:
+    """Switching method (or stage): the new entry's form takes the options it shares with the old one,
+    as `studio.spec.carry_args` decides for `--set method=...` too; the rest keep the new defaults.
+    Returns updates for every form component of `kind`, then the new "previous" name."""
+    from ..spec import carry_args
+
+    forms = editor.forms(kind)
+    ups, start, old_args = [], 0, {}
+    for name, form in forms.items():
+        part = values[start:start + len(form.components)]
+        start += len(form.components)
+        if name == old:
+            old_args = form.values(part)
+    kept = {}
+    if old and old != new and new in forms:
+        try:
+            kept, _dropped = carry_args(kind, new, old_args)
+        except Exception:  # noqa: BLE001 - a half-edited form carries nothing rather than failing the page
+            kept = {}
+    for name, form in forms.items():
+        ups += form.updates(kept) if name == new else [gr.update()] * len(form.components)
+    return [*ups, new]
+
+
 class RunEditor:
     """Run name, dataset, data options, training options and hardware."""
 

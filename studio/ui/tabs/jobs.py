@@ -17,19 +17,25 @@ from ...jobs.events import read_metrics, read_progress
 from .. import charts, choices
 from ..context import bind
 from ..job_panel import ACTIVE, LATEST_CHANNEL, JobPanel
+from ..panels import tensorboard
 
 COLUMNS = ["id", "kind", "state", "title", "created", "progress", "error"]
 CURVES = ["loss", "eval_loss", "learning_rate", "grad_norm"]
 
 
+def headers(t) -> list[str]:
+    return [t(f"jobs.col_{c}") for c in COLUMNS]
+
+
 def jobs_frame(studio, jobs=None) -> pd.DataFrame:
+    """One row per job (id first: a click on a row picks its job), headers in the reader's language."""
     rows = []
     for j in studio.manager.list(limit=200) if jobs is None else jobs:
         frac = read_progress(j.run_dir).get("fraction")
         rows.append([j.id, j.kind, studio.t("state." + j.state), j.title,
                      time.strftime("%m-%d %H:%M:%S", time.localtime(j.created_at)),
                      "" if frac is None else f"{round(100 * frac)}%", j.error or ""])
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=headers(studio.t))
 
 
 def overview(studio) -> tuple:
@@ -47,7 +53,7 @@ def on_overview(studio, *_ignored) -> tuple:
 def picked_id(frame: pd.DataFrame, evt: gr.SelectData) -> str | None:
     """The id of the table row that was clicked."""
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-    return None if frame is None or row is None or row >= len(frame) else str(frame.iloc[row]["id"])
+    return None if frame is None or row is None or row >= len(frame) else str(frame.iloc[row, 0])
 
 
 def compare_runs(studio, job_ids: list[str] | None, metric: str) -> pd.DataFrame:
@@ -67,7 +73,8 @@ def build(studio) -> None:
     t = studio.t
     with gr.Row():
         refresh = gr.Button(t("common.refresh"), size="sm", scale=0, elem_id="jobs-refresh")
-    table = gr.Dataframe(pd.DataFrame(columns=COLUMNS), interactive=False, label=t("jobs.all"),
+        tensorboard.build(studio)
+    table = gr.Dataframe(pd.DataFrame(columns=headers(t)), interactive=False, label=t("jobs.all"),
                          elem_id="jobs-table", wrap=True, max_height=360)
     with gr.Accordion(t("jobs.timeline"), open=True):
         timeline = gr.HTML(elem_id="jobs-timeline")

@@ -16,6 +16,7 @@ from ...merge.runner import COMBINATIONS, DTYPES
 from .. import choices
 from ..context import bind
 from ..job_panel import JobPanel
+from ..panels import export as export_panel
 
 
 def merge_spec(mode: str, adapter: str | None, adapters: list[str], models: list[str], weights: str,
@@ -80,6 +81,7 @@ def build(studio) -> None:
                 [panel.follow, message])
     refresh.click(bind(refresh_sources, studio), None, [adapter, adapters, models])
     panel.finished.change(bind(on_finished, studio), panel.finished, report, show_progress="hidden")
+    export_panel.build(studio)  # GGUF export of an adapter or a merged model
 
 
 def on_mode(m: str) -> list:

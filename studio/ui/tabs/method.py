@@ -11,7 +11,13 @@ import gradio as gr
 from ...errors import StudioError
 from ...presets import get_preset, list_presets
 from ..context import bind
-from ..spec_editor import METHOD_CHANNEL, PRESET_CHANNEL, MethodEditor, input_events
+from ..spec_editor import (
+    METHOD_CHANNEL,
+    PRESET_CHANNEL,
+    MethodEditor,
+    carry,
+    input_events,
+)
 
 
 def build(studio) -> None:
@@ -41,6 +47,12 @@ def build(studio) -> None:
     load.click(bind(apply_preset, studio, editor), preset, [*editor.preset_outputs, published]).then(
         bind(publish, editor), editor.inputs, recipe, show_progress="hidden", queue=False)
     count.click(bind(count_text, editor), editor.inputs, params_box)
+    for kind, picker, default in (("method", editor.method, "lora"), ("stage", editor.stage, "sft")):
+        previous = gr.State(default)
+        forms = editor.form_components(kind)
+        picker.input(bind(carry, editor, kind), [previous, picker, *forms], [*forms, previous],
+                     show_progress="hidden").then(bind(publish, editor), editor.inputs, recipe,
+                                                  show_progress="hidden", queue=False)
 
 
 def preset_text(studio, name: str | None) -> str:
