@@ -182,6 +182,11 @@ def test_language_and_theme_switch_and_are_remembered(tmp_path):
         page.click("#lang-en")
         page.wait_for_url(url + "/")
         page.wait_for_selector("#qs-sample:has-text('sample data')")
+        page.click("#rail-data")
+        page.click("#status-open-drawer")  # the job drawer opens from any page, with the shared job panel
+        page.wait_for_selector("#job-drawer #drawer-job", state="visible")
+        page.wait_for_selector("#drawer-progress", state="visible")
+        shot(page, "shell-drawer")
 
 
 def test_own_file_reaches_the_recipe_in_three_clicks(tmp_path, tiny_model):

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, tiny_spec, train_inline
 
 IDENTITY = SAMPLES / "identity_alpaca.jsonl"
@@ -66,7 +65,9 @@ def test_spec_says_auto_and_an_explicit_value_wins():
     concrete, decided = resolve(explicit, rows=48, replay_available=200)
     assert concrete.training.max_steps == 7 and concrete.training.learning_rate == 1e-3
     assert "training.max_steps" not in decided.auto and "training.num_epochs" in decided.auto
-    with pytest.raises(Exception):
+    from studio.errors import StudioError
+
+    with pytest.raises(StudioError, match="max_steps"):
         build_spec(recipe_spec(max_steps="many"))
 
 
@@ -158,7 +159,7 @@ def test_a_different_model_folder_gets_its_own_cache(own_cache, tmp_path):
 def test_recipe_run_mixes_replay_holds_out_rows_and_probe_writes_the_report(workspace, own_cache):
     from studio.eval.probe import probe
 
-    run_dir, artifacts = train_inline(workspace, recipe_spec(max_steps=3), "recipe")
+    run_dir, _artifacts = train_inline(workspace, recipe_spec(max_steps=3), "recipe")
     recipe = json.loads((run_dir / "recipe.json").read_text())
     assert recipe["val_rows"] == 6 and recipe["replay_rows"] == 42 and recipe["keep_general"]
     assert recipe["replay"]["generated"] == 42 + 16 and recipe["learning_rate"] > 0

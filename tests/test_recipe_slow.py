@@ -18,7 +18,6 @@ import os
 import time
 
 import pytest
-
 from conftest import SAMPLES, train_inline
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]

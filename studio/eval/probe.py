@@ -13,9 +13,8 @@ automatically after an SFT run of the default recipe (studio/recipe/run.py); `st
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from ..atomic import read_jsonl, write_json
 from ..errors import StudioError
@@ -91,7 +90,7 @@ def warning_for(kept_tuned: float, recipe: dict, spec) -> dict | None:
         return {"key": "probe.kept_low_turn_on", "args": args}
     if ratio < 2.0 and recipe.get("replay_rows", 0) < recipe.get("replay_available", 1 << 30):
         return {"key": "probe.kept_low_more_replay", "args": dict(args, ratio=round(min(2.0, max(0.5, ratio * 2)), 2))}
-    steps = int(spec.training.max_steps) if int(spec.training.max_steps) > 0 else 0
+    steps = max(0, int(spec.training.max_steps))
     if steps > 20:
         return {"key": "probe.kept_low_fewer_steps", "args": dict(args, steps=steps // 2)}
     return {"key": "probe.kept_low_lower_lr", "args": dict(args, lr=f"{float(spec.training.learning_rate) / 2:.2g}")}

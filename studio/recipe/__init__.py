@@ -10,5 +10,5 @@ from __future__ import annotations
 from .auto import AUTO, Resolved, has_auto, is_auto, resolve
 from .plan import Plan, concrete, count_rows, plan_run, preset_for_machine, resolve_for
 
-__all__ = ["AUTO", "Plan", "concrete", "Resolved", "count_rows", "has_auto", "is_auto", "plan_run", "preset_for_machine",
-           "resolve", "resolve_for"]
+__all__ = ["AUTO", "Plan", "Resolved", "concrete", "count_rows", "has_auto", "is_auto", "plan_run",
+           "preset_for_machine", "resolve", "resolve_for"]

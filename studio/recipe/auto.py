@@ -162,7 +162,7 @@ def _split(val_size, rows: int, saved_val_rows: int | None) -> tuple[float, int,
         n = val_rows_for(rows)
         return (round(n / rows, 6) if n else 0.0), n, rows - n
     size = float(val_size)
-    n = min(rows - 1, max(1, int(round(rows * size)))) if size > 0 and rows >= 2 else 0
+    n = min(rows - 1, max(1, round(rows * size))) if size > 0 and rows >= 2 else 0
     return size, n, rows - n
 
 

@@ -43,7 +43,7 @@ class Plan:
         elif self.seconds < 90:
             time_part = text("recipe.about_seconds", lang, n=max(5, int(round(self.seconds / 5) * 5)), where=where)
         else:
-            time_part = text("recipe.about_minutes", lang, n=max(2, int(round(self.seconds / 60))), where=where)
+            time_part = text("recipe.about_minutes", lang, n=max(2, round(self.seconds / 60)), where=where)
         return text("recipe.summary", lang, time=time_part, steps=self.steps, method=method_label(self.spec, lang))
 
 
@@ -64,7 +64,7 @@ def preset_for_machine() -> tuple[str, str]:
 def count_rows(spec: RunSpec, workspace_root: Path | None) -> tuple[int, int | None, list[dict]]:
     """(rows used, rows of a saved validation split or None, the rows the run will hold out as prompt/reference)."""
     from ..data import store
-    from ..data.prepare import _split, convert_all, load_rows
+    from ..data.prepare import convert_all, load_rows
 
     loaded = load_rows(spec.data.path, spec.data.format, spec.data.columns, workspace_root)
     rows = convert_all(loaded, "sft", spec.data.system_prompt) if spec.stage == "sft" else loaded.table.rows

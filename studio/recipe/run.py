@@ -40,8 +40,8 @@ def mix(spec, record: dict, data, ctx):
     from datasets import Dataset, concatenate_datasets
 
     from ..errors import StudioError
-    from ..replay import cache
     from ..i18n import text
+    from ..replay import cache
 
     if data.eval is not None:
         _save_heldout(data.eval, Path(ctx.run_dir))

@@ -13,9 +13,9 @@ import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 from ..atomic import read_jsonl, write_json, write_jsonl
 from . import prompts as bundled
@@ -132,7 +132,7 @@ def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[di
         raise
     except StudioError as exc:
         raise StudioError(key="recipe.replay_failed", model=model_spec.name, reason=exc.one_line()) from exc
-    except Exception as exc:  # noqa: BLE001 - said in one line; the traceback is in the worker log
+    except Exception as exc:  # any engine failure is said in one line; the traceback is in the worker log
         raise StudioError(key="recipe.replay_failed", model=model_spec.name,
                           reason=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}") from exc
     finally:

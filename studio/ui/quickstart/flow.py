@@ -77,7 +77,8 @@ class Flow:
             self.upload = gr.File(label=t("quickstart.upload"), file_count="single", visible=False,
                                   elem_id="qs-upload", height=120)
             self.data_info = gr.Markdown(elem_id="qs-data-info")
-            self.data_table = gr.Dataframe(interactive=False, wrap=True, elem_id="qs-data-table", max_height=260)
+            self.data_table = gr.Dataframe(interactive=False, wrap=True, elem_id="qs-data-table", max_height=260,
+                                           visible=False)
         with gr.Column(visible=False, elem_id="qs-recipe") as self.box_recipe:
             self.recipe = gr.Markdown(elem_id="qs-recipe-summary")
             with gr.Row():
@@ -164,27 +165,28 @@ class Flow:
         state = dict(state, step=1, data=dataset.name, rows=len(dataset.rows), own=own)
         info = t("quickstart.data_sample" if not own else "quickstart.data_own", rows=len(dataset.rows),
                  name=dataset.name, format=dataset.format)
-        return [state, *self.view(1), gr.File(visible=own), info, _preview(dataset.rows), ""]
+        return [state, *self.view(1), gr.File(visible=own), info, gr.Dataframe(_preview(dataset.rows), visible=True), ""]
 
     def on_sample(self, state: dict):
         try:
             dataset = actions.use_sample(self.studio.workspace)
         except (StudioError, DataError) as exc:
-            return [state, *self.view(0), gr.File(), "", None, _error(self.t, exc)]
+            return [state, *self.view(0), gr.File(), "", gr.Dataframe(visible=False), _error(self.t, exc)]
         return self._data_step(state, dataset, own=False)
 
     def on_own(self, state: dict):
         state = {"step": 1, "own": True}
         return [state, *self.view(1, can_next=False), gr.File(visible=True, value=None),
-                self.t("quickstart.upload_hint"), None, ""]
+                self.t("quickstart.upload_hint"), gr.Dataframe(None, visible=False), ""]
 
     def on_upload(self, state: dict, path):
         if not path:
-            return [state, *self.view(1, can_next=False), gr.File(), "", None, ""]
+            return [state, *self.view(1, can_next=False), gr.File(), "", gr.Dataframe(visible=False), ""]
         try:
             dataset = actions.save_file(self.studio.workspace, path)
         except (StudioError, DataError) as exc:
-            return [dict(state, data=None), *self.view(1, can_next=False), gr.File(), "", None,
+            return [dict(state, data=None), *self.view(1, can_next=False), gr.File(value=None), "",
+                    gr.Dataframe(visible=False),
                     _error(self.t, exc) + "\n\n" + self.t("quickstart.upload_fix")]
         return self._data_step(state, dataset, own=True)
 
