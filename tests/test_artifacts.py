@@ -19,7 +19,7 @@ def arts(tmp_path_factory):
 
     ws = Workspace.open(tmp_path_factory.mktemp("arts-ws"))
     out = {"ws": ws}
-    for method in ("adapter", "moe_lora", "bitfit", "lora"):
+    for method in ("adapter", "moe_lora", "bitfit", "lora", "prompt_tuning"):
         spec = tiny_spec(SAMPLES / "identity_alpaca.jsonl", max_steps=2, learning_rate=5e-2, save_steps=100)
         spec.update(method=method, method_args={})
         _run, art = train_inline(ws, spec, method)
@@ -104,6 +104,31 @@ def test_eval_loss_of_a_studio_written_artifact(arts):
     examples, _how = load_examples(spec.data, None)
     losses = losses_all(spec, examples[:3], lambda *_a: None)
     assert len(losses["base"]) == len(losses["tuned"]) == 3 and losses["base"] != losses["tuned"]
+
+
+def test_prompt_adapters_chat_in_mixed_batches_and_evaluate(arts, tiny_model):
+    """peft cannot mix prompt-learning adapters in one batch: the engine splits it; the loss skips the
+    virtual tokens they prepend."""
+    from studio.eval.runner import load_examples, losses_all
+    from studio.eval.spec import build
+    from studio.infer.base import Sampling
+    from studio.infer.transformers_engine import TransformersEngine
+
+    engine = TransformersEngine(str(tiny_model), device="cpu", dtype="float32")
+    try:
+        engine.add_adapter("pt", arts["prompt_tuning"])
+        engine.add_adapter("lora", arts["lora"])
+        chat = [[{"role": "user", "content": "Who are you?"}]] * 3
+        out = engine.generate(chat, Sampling(max_tokens=4), [None, "pt", "lora"])
+        assert [c.text for c in out] == [engine.generate(chat[:1], Sampling(max_tokens=4), n)[0].text
+                                         for n in (None, "pt", "lora")]
+    finally:
+        engine.close()
+    spec = build({"model": "tiny-random-llama", "adapter": arts["prompt_tuning"], "engine": "transformers",
+                  "data": {"path": str(SAMPLES / "identity_alpaca.jsonl"), "limit": 2}})
+    examples, _how = load_examples(spec.data, None)
+    losses = losses_all(spec, examples[:2], lambda *_a: None)
+    assert len(losses["tuned"]) == 2 and losses["tuned"] != losses["base"]
 
 
 def test_merge_of_bitfit_runs_and_is_verified(arts, tmp_path):

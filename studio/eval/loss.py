@@ -50,6 +50,7 @@ def reference_losses(model, tokenizer, examples: list[tuple[list[dict], str]], t
             labels[i, len(prompt_ids): len(row)] = torch.tensor(answer_ids)
         with torch.inference_mode(), (context() if context else nullcontext()):
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logits = logits[:, logits.shape[1] - width:]  # prompt tuning / p-tuning prepend virtual tokens
         shift_logits, shift_labels = logits[:, :-1].cpu(), labels[:, 1:]
         nll = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=-100,
                                                 reduction="none")

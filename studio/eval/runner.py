@@ -143,7 +143,10 @@ def losses_all(spec: EvalSpec, examples: list[Example], progress) -> dict[str, l
 
             peft = PeftModel.from_pretrained(net, check_adapter(adapter)).eval()
             out[label] = reference_losses(peft, tok, pairs, spec.chat_template)
-            loaded[model] = (peft.unload(), tok)  # the plain base again, for a later side
+            try:
+                loaded[model] = (peft.unload(), tok)  # the plain base again, for a later side
+            except AttributeError:  # prompt-learning adapters cannot be unloaded: a later side reloads
+                loaded.pop(model)
         else:
             out[label] = reference_losses(net, tok, pairs, spec.chat_template)
     return out

@@ -3,8 +3,10 @@
 Always available (no vLLM needed); the fallback the Chat tab names when vLLM is not installed. A
 mixed batch (one adapter per conversation) uses peft's `adapter_names`, which runs each adapter
 on its own rows inside one forward pass. A studio-written artifact (bottleneck adapter, MoE-LoRA,
-BitFit, selective or sparse tuning; see `studio.merge.artifacts`) is not a peft adapter: it gets its
-own copy of the base with the artifact applied, and a batch that mixes it with others is split.
+BitFit, selective or sparse tuning; see `studio.merge.artifacts`) and a peft adapter of another type
+than LoRA (prompt tuning, prefix tuning, IA3, VeRA, AdaLoRA: peft cannot hold them beside LoRA in one
+model) get their own copy of the base; a batch that mixes them with others (or DoRA, which peft cannot
+mix) is split into one generate call per adapter.
 """
 
 from __future__ import annotations
@@ -33,11 +35,20 @@ class _Stop:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-def _mixable(path: str) -> bool:
-    """peft runs several adapters in one batch (`adapter_names`) only for plain LoRA (not DoRA, not prompts)."""
+def _peft_config(path: str) -> dict:
     import json
 
-    cfg = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
+    cfg = Path(path) / "adapter_config.json"
+    return json.loads(cfg.read_text(encoding="utf-8")) if cfg.is_file() else {}
+
+
+def _peft_type(path: str) -> str | None:
+    return _peft_config(path).get("peft_type")
+
+
+def _mixable(path: str) -> bool:
+    """peft runs several adapters in one batch (`adapter_names`) only for plain LoRA (not DoRA, not prompts)."""
+    cfg = _peft_config(path)
     return cfg.get("peft_type") == "LORA" and not cfg.get("use_dora")
 
 
@@ -76,8 +87,8 @@ class TransformersEngine:
 
         artifacts.require(path, "chat")
         check_adapter(path)
-        if artifacts.artifact_kind(path) == "tuned":
-            self._add_own(name, path)
+        if artifacts.artifact_kind(path) == "tuned" or _peft_type(path) != "LORA":
+            self._add_own(name, path)  # peft cannot hold other types beside LoRA in one model: its own copy
             return
         with self._lock:
             if name in self._adapters:
@@ -101,7 +112,12 @@ class TransformersEngine:
             if name in self._own:
                 return
             base = load_model(ref, dtype, self.device, trust)
-            self._own[name] = artifacts.read(path).method_entry().load(base, Path(path)).eval()
+            if artifacts.artifact_kind(path) == "peft":
+                from peft import PeftModel
+
+                self._own[name] = PeftModel.from_pretrained(base, path).eval()
+            else:
+                self._own[name] = artifacts.read(path).method_entry().load(base, Path(path)).eval()
             self._own_paths = {**getattr(self, "_own_paths", {}), name: path}
 
     def adapters(self) -> dict[str, str]:
