@@ -198,7 +198,7 @@ def _validated(config: type[BaseModel], args: dict, where: str) -> BaseModel:
     try:
         return config.model_validate(args)
     except ValidationError as exc:
-        raise StudioError(_first_error(exc, prefix=where, model=config)) from None
+        raise StudioError(first_error(exc, prefix=where, model=config)) from None
 
 
 # ---------------------------------------------------------------- building specs from YAML / --set
@@ -212,6 +212,14 @@ def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[tu
         else:
             paths[prefix + (name,)] = info
     return paths
+
+
+def bare_keys(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """Leaf names of a spec class that are unique, mapped to their dotted place (for --set)."""
+    keys: dict[str, list[tuple[str, ...]]] = {}
+    for path in _leaf_paths(model):
+        keys.setdefault(path[-1], []).append(path)
+    return {k: v[0] for k, v in keys.items() if len(v) == 1}
 
 
 def _keys_for(raw: dict) -> dict[str, tuple[str, ...]]:
@@ -230,10 +238,78 @@ def _keys_for(raw: dict) -> dict[str, tuple[str, ...]]:
     return {k: v[0] for k, v in keys.items() if len(v) == 1}
 
 
-def apply_override(raw: dict, assignment: str) -> dict:
-    """Apply one `key=value` (a bare spec name such as `max_steps`, or a dotted path)."""
+ENTRY_ARGS = {"method": "method_args", "stage": "stage_args"}
+
+
+def carry_args(kind: str, new_name: str, old_args: dict | None) -> tuple[dict, list[str]]:
+    """The options of another method/stage that the entry `new_name` also accepts, and those it does not.
+
+    Switching entries starts from the new entry's defaults: an option carries over only when the new
+    config has a field of that name (LoRA's `r` to DoRA, not to IA3). The UI and `--set method=...`
+    both go through here, so they keep and drop the same options.
+    """
+    from . import methods, stages
+
+    registry = methods.REGISTRY if kind == "method" else stages.REGISTRY
+    config = registry.get(new_name).config
+    args = dict(old_args or {})
+    kept = _valid_subset(config, {k: v for k, v in args.items() if k in config.model_fields})
+    return kept, sorted(k for k in args if k not in kept)
+
+
+def _valid_subset(config: type[BaseModel], args: dict) -> dict:
+    """`args` if the config accepts them together, else without the one(s) it refuses (a name both
+    entries share can mean another thing: LoRA's target_modules=all-linear is not enough for IA3)."""
+    def ok(candidate: dict) -> bool:
+        try:
+            config.model_validate(candidate)
+            return True
+        except ValidationError:
+            return False
+
+    if ok(args):
+        return args
+    for key in args:
+        rest = {k: v for k, v in args.items() if k != key}
+        if ok(rest):
+            return rest
+    return {}
+
+
+def switch_entry(raw: dict, kind: str, name: str, notes: list[str] | None = None) -> dict:
+    """Set raw[kind] (method or stage) to `name`, keeping only the options the new entry accepts.
+
+    A note saying which options were dropped goes to `notes` (in English; the key is
+    spec.dropped_options for other languages).
+    """
+    args_key = ENTRY_ARGS[kind]
+    if raw.get(kind) == name:
+        return raw
+    kept, dropped = carry_args(kind, name, raw.get(args_key))
+    raw[kind] = name
+    raw[args_key] = kept
+    if dropped and notes is not None:
+        notes.append(dropped_note(kind, name, dropped))
+    return raw
+
+
+def dropped_note(kind: str, name: str, dropped: list[str], lang: str = "en") -> str:
+    from .i18n import text
+
+    return text("spec.dropped_options", lang, kind=kind, name=name, keys=", ".join(dropped),
+                where=ENTRY_ARGS[kind])
+
+
+def apply_override(raw: dict, assignment: str, notes: list[str] | None = None,
+                   model: type[BaseModel] | None = None, command: str = "train") -> dict:
+    """Apply one `key=value` (a bare spec name such as `max_steps`, or a dotted path).
+
+    `method=` / `stage=` switch the entry through `switch_entry` (its options start from the new
+    entry's defaults); what was dropped is added to `notes`. `model` is the spec class for another
+    job kind (a merge, serve, eval or generate spec): its own leaf names are the bare keys.
+    """
     if "=" not in assignment:
-        raise StudioError(f"--set {assignment!r} has no '='", "write --set key=value, e.g. --set max_steps=20")
+        raise StudioError(key="spec.set_no_equals", text=repr(assignment))
     key, _, text = assignment.partition("=")
     key = key.strip()
     try:
@@ -243,49 +319,84 @@ def apply_override(raw: dict, assignment: str) -> dict:
     if "." in key:
         path = tuple(key.split("."))
     else:
-        known = _keys_for(raw)
+        known = _keys_for(raw) if model is None else bare_keys(model)
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "see `studio train --help` for the keys"
-            raise StudioError(f"--set {key}: unknown key", hint)
+            if close:
+                raise StudioError(key="spec.set_unknown_close", name=key, close=close[0])
+            raise StudioError(key="spec.set_unknown", name=key, command=command)
         path = known[key]
+    if model is None and len(path) == 1 and path[0] in ENTRY_ARGS and isinstance(value, str):
+        from . import methods, stages
+
+        registry = methods.REGISTRY if path[0] == "method" else stages.REGISTRY
+        registry.get(value)  # an unknown name is refused here, with the close match
+        return switch_entry(raw, path[0], value, notes)
     node = raw
     for part in path[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise StudioError(f"--set {key}: '{part}' is not a section", "use a dotted path to a leaf key")
+            raise StudioError(key="spec.set_not_section", name=key, part=part)
     node[path[-1]] = value
     return raw
 
 
-def build_spec(raw: dict | None, overrides: list[str] | tuple[str, ...] = (), source: str = "spec") -> RunSpec:
-    """Validate a raw mapping (from YAML, a preset or the UI) plus `--set` overrides into a RunSpec."""
+def build_spec(raw: dict | None, overrides: list[str] | tuple[str, ...] = (), source: str = "spec",
+               notes: list[str] | None = None) -> RunSpec:
+    """Validate a raw mapping (from YAML, a preset or the UI) plus `--set` overrides into a RunSpec.
+
+    `notes` collects what the overrides changed beyond the key itself (options dropped by a switch
+    of method or stage), for the caller to show.
+    """
     raw = copy.deepcopy(raw or {})
     if not isinstance(raw, dict):
-        raise StudioError(f"{source}: the top level must be a mapping of keys", "see presets/ for examples")
+        raise StudioError(key="spec.not_a_mapping", source=source)
     for item in overrides:
-        apply_override(raw, item)
+        apply_override(raw, item, notes)
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise StudioError(f"{source}: {_first_error(exc, model=RunSpec)}") from None
+        raise StudioError(f"{source}: {first_error(exc, model=RunSpec)}") from None
+
+
+def build_typed(model: type[BaseModel], raw: dict | None, overrides: list[str] | tuple[str, ...] = (),
+                source: str = "spec", command: str = "train") -> BaseModel:
+    """A job spec of any kind (merge, serve, eval, generate) from a raw mapping plus `--set` overrides.
+
+    The same rules and messages as `build_spec`: bare leaf names or dotted paths in --set, unknown keys
+    refused with the closest valid one.
+    """
+    raw = copy.deepcopy(raw or {})
+    if not isinstance(raw, dict):
+        raise StudioError(key="spec.not_a_mapping", source=source)
+    for item in overrides:
+        apply_override(raw, item, model=model, command=command)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise StudioError(key="spec.invalid", source=source, problem=first_error(exc, model=model)) from None
+
+
+def spec_yaml(spec: BaseModel) -> str:
+    """A typed spec as the YAML the CLI accepts (what the UI shows before a job starts)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise StudioError(f"{path}: file not found", "check the path, or run `studio presets` for presets")
+        raise StudioError(key="spec.yaml_not_found", path=str(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise StudioError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})",
-                          "fix the indentation or quoting there") from None
+        raise StudioError(key="spec.yaml_invalid", path=str(path), where=where,
+                          problem=str(getattr(exc, "problem", exc))) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise StudioError(f"{path}: the top level must be a mapping of keys", "see presets/ for examples")
+        raise StudioError(key="spec.not_a_mapping", source=str(path))
     return data
 
 
@@ -293,7 +404,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     return build_spec(load_yaml(path), overrides, source=str(path))
 
 
-def _first_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+def first_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     where = ".".join(([prefix] if prefix else []) + loc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.data import checks, formats, preview, stats, templates
+from studio.data.lengths import row_token_lengths
 from studio.data.readers import Table
 from studio.errors import StudioError
 
@@ -68,7 +69,7 @@ def test_preference_unpaired_prompt_and_text(tok):
 def test_truncation_and_drop_reported_as_findings(tok):
     rows = [ZH, dict(ZH, output="short"), dict(ZH, instruction="long " * 60)]
     converted = [_sft("alpaca", r) for r in rows]
-    full = preview.lengths(converted, "sft", tok)
+    full = row_token_lengths(converted, "sft", tok)
     limit = full[0] - 2  # cuts the end of row 1's answer
     table = Table("zh.jsonl", rows, [1, 2, 3])
     found, lengths = checks.length_findings(table, converted, "sft", tok, limit)

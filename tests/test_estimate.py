@@ -77,7 +77,7 @@ def test_optimizer_states_by_optimizer():
 def test_unknown_hub_model_uses_the_shape_named_by_its_size():
     cfg, source = est.model_config("some-org/Some-Model-7B-Instruct")
     assert "not downloaded" in source
-    assert 6.5e9 < est._shape_params(cfg) < 8.5e9
+    assert 6.5e9 < est.shape_params(cfg) < 8.5e9
     with pytest.raises(StudioError, match="Cannot read the config"):
         est.model_config("some-org/no-size-here")
 
@@ -132,10 +132,10 @@ def test_stage_extra_models_count_a_reference_only_without_adapters():
 
     probe = est.estimate(spec_for(batch_size=2, max_length=32), hardware=CPU_8G).details["probe"]
     ref = StageMemory(reference=True)
-    assert est._extra_models(spec_for(), ref, CPU_8G, probe) == 0  # lora: the adapter is switched off
-    assert est._extra_models(spec_for(method="full"), ref, CPU_8G, probe) == probe.weights
+    assert est.extra_models(spec_for(), ref, CPU_8G, probe) == 0  # lora: the adapter is switched off
+    assert est.extra_models(spec_for(method="full"), ref, CPU_8G, probe) == probe.weights
     teacher = StageMemory(frozen_models=("",), trained_models=("",))
-    assert est._extra_models(spec_for(), teacher, CPU_8G, probe) == 5 * probe.weights
+    assert est.extra_models(spec_for(), teacher, CPU_8G, probe) == 5 * probe.weights
 
 
 def test_stages_declare_what_they_hold():

@@ -418,15 +418,30 @@ def test_pairwise_stages_refuse_instruction_data_and_say_what_fits(workspace, id
     assert "formats: preference" in text and "sft" in text  # what to use instead
 
 
-def test_kto_refuses_pairs_and_dpo_refuses_feedback(workspace):
+def test_kto_takes_pairs_as_unpaired_feedback_and_dpo_refuses_feedback(workspace, capfd):
+    """Issue 11 item 2: chosen -> desirable, rejected -> undesirable, said in the log; DPO still needs pairs."""
     from studio.errors import StudioError
     from studio.runs import preflight
     from studio.spec import build_spec
 
-    with pytest.raises(StudioError, match="unpaired feedback .*the data is preference pairs.*kto"):
-        preflight(build_spec(stage_spec("kto", PAIRS)), workspace.root)
     with pytest.raises(StudioError, match="preference pairs .*the data is unpaired feedback"):
         preflight(build_spec(stage_spec("dpo", KTO)), workspace.root)
+    run_dir, _art = train_inline(workspace, stage_spec("kto", PAIRS, max_rows=8, max_steps=2, max_length=64))
+    report = json.loads((run_dir / "data_report.json").read_text())
+    assert report["train_rows"] == 8 and report["format"] == "preference"
+    log = capfd.readouterr().out
+    assert "turned into unpaired feedback for KTO" in log and "chosen = desirable" in log
+
+
+def test_pairs_become_one_desirable_and_one_undesirable_answer():
+    from studio.data import formats
+
+    pair = {"prompt": "2+2?", "chosen": "4", "rejected": "5"}
+    rows = formats.convert_rows(formats.get("preference"), "unpaired", [pair, dict(pair, chosen="four")])
+    assert [(r["completion"][0]["content"], r["label"]) for r in rows] == \
+        [("4", True), ("5", False), ("four", True), ("5", False)]
+    assert rows[0]["prompt"] == [{"role": "user", "content": "2+2?"}]
+    assert "2 pairs -> 4 answers" in formats.conversion_note(formats.get("preference"), "unpaired", 2)
 
 
 def test_invalid_stage_options_are_refused_before_a_run():
@@ -440,7 +455,8 @@ def test_invalid_stage_options_are_refused_before_a_run():
         (stage_spec("grpo", MATH, {"rewards": ["vibes"]}), "unknown reward 'vibes'"),
         (stage_spec("ppo", MATH, {"rewards": ["length"], "reward_weights": [1, 2]}), "2 weights for 1 rewards"),
         (stage_spec("distill", PAIRS), "needs a teacher"),
-        (stage_spec("kto", KTO, batch_size=1), "batch of 1"),
+        (stage_spec("kto", KTO, batch_size=1), "batch_size=1 cannot work"),
+        (stage_spec("kto", KTO, batch_size=1, grad_accum=8), "more than 1 per device"),  # refused before loading
     ]
     for spec, message in cases:
         with pytest.raises(StudioError, match=message):

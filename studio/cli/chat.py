@@ -34,15 +34,15 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from ..errors import StudioError
     from ..infer import Sampling
     from ..infer.serve import engine_options
     from ..infer.start import open_engine
     from ..models import resolve
 
-    if args.adapter and not (Path(args.adapter) / "adapter_config.json").is_file():
-        raise StudioError(f"{args.adapter} is not an adapter folder (no adapter_config.json)",
-                          "pass the adapter/ folder of a finished run")
+    if args.adapter:
+        from ..merge.artifacts import require
+
+        require(args.adapter, "chat")
     adapters = {"adapter": str(Path(args.adapter).resolve())} if args.adapter else {}
     ref = resolve(args.model)
     sampling = Sampling(max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,

@@ -45,6 +45,8 @@ def register(sub) -> None:
                                       "judge: rule|teacher, temperature}. An endpoint's API key is read from the "
                                       "environment variable named by teacher.api_key_env, never from the file.")
     gen.add_argument("config", help="CONFIG.yaml")
+    gen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a key of the config (num_instructions=50, teacher.model=..., ...)")
     gen.add_argument("--detach", action="store_true", help="queue the job and return at once")
     gen.set_defaults(func=run_self_instruct)
 
@@ -120,10 +122,10 @@ def run_self_instruct(args) -> int:
     from ..jobs import JobManager
     from ..jobs.events import read_progress
     from ..spec import load_yaml
-    from .train import _printer
+    from .train import printer
 
     ws = _workspace(args)
-    cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config)
+    cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config, args.overrides)
     secrets = {}
     if cfg.teacher.kind == "endpoint":
         key = os.environ.get(cfg.teacher.api_key_env, "")
@@ -144,7 +146,7 @@ def run_self_instruct(args) -> int:
         print(job.run_dir)
         return 0
     try:
-        job = manager.wait(job.id, poll=1.0, on_update=_printer())
+        job = manager.wait(job.id, poll=1.0, on_update=printer())
     except KeyboardInterrupt:
         print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}", file=sys.stderr)
         return 130

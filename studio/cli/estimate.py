@@ -43,7 +43,10 @@ def run(args) -> int:
 
     ws = workspace_from(args)
     raw, source = build_raw(args, ws.root)
-    spec = build_spec(raw, args.overrides, source=source)
+    notes: list[str] = []
+    spec = build_spec(raw, args.overrides, source=source, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     stated = {} if args.here else preset_hardware(args.preset, ws.root)
     memory = args.gpu_memory or stated.get("gpu_memory")
     hardware = None

@@ -22,29 +22,14 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    import yaml
-
-    from ..errors import StudioError
-
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise StudioError(f"--set {item!r} is not KEY=VALUE", "e.g. --set data.limit=20")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return raw
-
-
 def absolute_paths(raw: dict) -> dict:
     """Paths in the spec that exist relative to here, made absolute (the worker runs elsewhere)."""
     from pathlib import Path
 
     def fix(value):
-        return str(Path(value).resolve()) if isinstance(value, str) and value and Path(value).exists() else value
+        if not (isinstance(value, str) and value and Path(value).expanduser().exists()):
+            return value
+        return str(Path(value).expanduser().resolve())
 
     for key in ("model", "adapter", "tuned_model"):
         if key in raw:
@@ -80,15 +65,15 @@ def run(args) -> int:
     from ..jobs import JobManager
     from ..spec import load_yaml
     from . import workspace_from
-    from .train import _printer
+    from .train import printer
 
     ws = workspace_from(args)
-    raw = absolute_paths(apply_overrides(load_yaml(args.spec) or {}, args.overrides))
-    spec = build(raw, source=args.spec)
+    spec = build(load_yaml(args.spec), args.spec, args.overrides)  # --set: the same keys and messages as train
+    spec = build(absolute_paths(spec.model_dump(mode="json")), args.spec)
     secrets = {}
     if args.judge_key_env:
         if not os.environ.get(args.judge_key_env):
-            raise StudioError(f"${args.judge_key_env} is empty", "export the judge's API key in that variable")
+            raise StudioError(key="spec.judge_key_empty", var=args.judge_key_env)
         secrets["judge_api_key"] = os.environ[args.judge_key_env]
     manager = JobManager(ws)
     job = manager.submit("eval", spec.model_dump(mode="json"), title=f"eval · {spec.name or Path(args.spec).stem}",
@@ -96,7 +81,7 @@ def run(args) -> int:
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
     if args.detach:
         return 0
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    job = manager.wait(job.id, poll=1.0, on_update=printer())
     if job.state != "succeeded":
         print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
               file=sys.stderr)

@@ -3,6 +3,7 @@
     studio merge runs/NAME/adapter [--name NAME] [--dtype bfloat16] [--output DIR]
     studio merge A/adapter B/adapter --combine ties --weights 0.7 0.3 [--density 0.5]
     studio merge merged/X merged/Y --soup [--weights 1 1]
+    studio merge MERGE.yaml [--set dtype=bfloat16]   (keys: studio/merge/spec.py)
 
 Runs as a merge job (same as the Merge tab), prints the verification and the folder; `--output`
 also copies the result there.
@@ -18,7 +19,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("merge", help="merge adapters into their base (or combine / soup), verified",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("sources", nargs="+", help="adapter folder(s), or model folders with --soup")
+    p.add_argument("sources", nargs="+", help="adapter folder(s), model folders with --soup, or one MERGE.yaml")
     p.add_argument("--combine", choices=COMBINATIONS, help="combine several LoRA adapters into one (peft)")
     p.add_argument("--soup", action="store_true", help="average the weights of whole models of one base")
     p.add_argument("--weights", type=float, nargs="+", help="one weight per source (combine / soup)")
@@ -27,24 +28,30 @@ def register(sub) -> None:
     p.add_argument("--name", help="folder name under merged/")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="precision of the saved weights")
     p.add_argument("--output", help="also copy the result to this folder")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the merge spec (mode, dtype, weights, combination, density, name, ...)")
     p.set_defaults(func=run)
 
 
-def build_spec(args) -> dict:
+def build_spec(args):
+    """The merge spec from MERGE.yaml or the folders and flags, through the builder the Merge tab uses."""
     from pathlib import Path
 
     from ..errors import StudioError
+    from ..merge.spec import MergeSpec, merge_spec
+    from ..spec import build_typed, load_yaml
 
-    sources = [str(Path(s).expanduser().resolve()) for s in args.sources]
-    spec = {"name": args.name, "dtype": args.dtype, "base_model": args.base}
-    if args.soup:
-        return dict(spec, mode="soup", models=sources, weights=args.weights)
-    if args.combine or len(sources) > 1:
-        return dict(spec, mode="combine", adapters=sources, weights=args.weights,
-                    combination=args.combine or "linear", density=args.density)
-    if args.weights:
-        raise StudioError("--weights needs --combine or --soup", "drop --weights to merge one adapter")
-    return dict(spec, mode="merge", adapter=sources[0])
+    if len(args.sources) == 1 and Path(args.sources[0]).suffix in (".yaml", ".yml") \
+            and Path(args.sources[0]).is_file():
+        return build_typed(MergeSpec, load_yaml(args.sources[0]), args.overrides, args.sources[0], "merge")
+    if args.weights and not (args.combine or args.soup):
+        raise StudioError(key="merge.weights_without_mode")
+    mode = "soup" if args.soup else "combine" if args.combine or len(args.sources) > 1 else "merge"
+    spec = merge_spec(args.sources, mode, args.weights, args.combine or "linear", args.density, args.dtype, args.base,
+                      args.name)
+    if not args.overrides:
+        return spec
+    return build_typed(MergeSpec, spec.model_dump(mode="json"), args.overrides, "merge", "merge")
 
 
 def describe(report: dict) -> str:
@@ -69,13 +76,14 @@ def run(args) -> int:
     from ..errors import StudioError
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import _printer
+    from .train import printer
 
     ws = workspace_from(args)
     manager = JobManager(ws)
-    job = manager.submit("merge", build_spec(args), title=f"merge · {Path(args.sources[0]).parent.name}")
+    spec = build_spec(args)
+    job = manager.submit("merge", spec.model_dump(mode="json"), title=f"merge · {Path(spec.sources()[0]).parent.name}")
     print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
+    job = manager.wait(job.id, poll=1.0, on_update=printer())
     if job.state != "succeeded":
         print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
               file=sys.stderr)
@@ -85,7 +93,7 @@ def run(args) -> int:
     if args.output:
         target = Path(args.output).expanduser()
         if target.exists():
-            raise StudioError(f"{target} already exists", "choose a new folder for --output")
+            raise StudioError(key="merge.output_exists", target=str(target))
         shutil.copytree(job.artifacts["model"], target)
         print(f"copied to {target}")
     return 0

@@ -55,7 +55,8 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _printer():
+def printer():
+    """A job-update callback that prints the state and progress line when it changes."""
     last = {"text": ""}
 
     def show(job) -> None:
@@ -85,7 +86,10 @@ def run(args) -> int:
         from ..clusters import registry
 
         registry.get(ws.root, args.cluster)  # an unknown name is an error now, not a failed job later
-    spec = build_spec(raw, [*args.overrides, *cluster], source=source)
+    notes: list[str] = []
+    spec = build_spec(raw, [*args.overrides, *cluster], source=source, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     manager = JobManager(ws)
     job = start_training(manager, spec)
     print(job.run_dir, flush=True)
@@ -93,7 +97,7 @@ def run(args) -> int:
     if args.detach:
         return 0
     try:
-        job = manager.wait(job.id, poll=1.0, on_update=_printer())
+        job = manager.wait(job.id, poll=1.0, on_update=printer())
     except KeyboardInterrupt:
         print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}",
               file=sys.stderr)
@@ -103,3 +107,6 @@ def run(args) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+_printer = printer  # the name the first version used

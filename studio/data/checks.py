@@ -6,7 +6,7 @@
   "changed from string to number in row 1232";
 - duplicate rows;
 - rows longer than the chosen max length in tokens of the chosen model, measured the way trl
-  tokenizes them (`preview.lengths`), so what we report is what trl would cut.
+  tokenizes them (`lengths.row_token_lengths`), so what we report is what trl would cut.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ maps one onto the other; an impossible pairing raises a StudioError saying what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import StudioError
@@ -156,6 +156,9 @@ class Format:
     check: Callable[[dict], list[Problem]]
     # target -> converter(row, system_prompt) -> trl row
     converters: dict[str, Callable[[dict, str | None], dict]]
+    # target -> expander(row, system_prompt) -> several trl rows, for a target this shape feeds by
+    # splitting each row (preference pairs -> two unpaired answers for KTO); announced by `conversion_note`
+    expanders: dict[str, Callable[[dict, str | None], list[dict]]] = field(default_factory=dict)
 
 
 FORMATS: dict[str, Format] = {}
@@ -195,6 +198,7 @@ _register(Format(
     converters={"preference": lambda r, s: {
         "prompt": _with_system(_as_turns(r["prompt"], "user"), r.get("system") or s),
         "chosen": _as_turns(r["chosen"], "assistant"), "rejected": _as_turns(r["rejected"], "assistant")}},
+    expanders={"unpaired": lambda r, s: _pair_as_unpaired(r, s)},
 ))
 _register(Format(
     "kto", ("prompt", "completion", "label"), ("system",),
@@ -230,6 +234,36 @@ _register(Format(
 ))
 
 
+# (format, target) -> the text announcing an expanding conversion (locale key)
+EXPAND_NOTES = {("preference", "unpaired"): "stages.kto_from_pairs"}
+
+
+def _pair_as_unpaired(row: dict, system: str | None) -> list[dict]:
+    """One preference pair as two unpaired answers, as trl's `unpair_preference_dataset` does: the chosen
+    answer is desirable (label true), the rejected one undesirable (label false)."""
+    prompt = _with_system(_as_turns(row["prompt"], "user"), row.get("system") or system)
+    return [{"prompt": prompt, "completion": _as_turns(row[side], "assistant"), "label": side == "chosen"}
+            for side in ("chosen", "rejected")]
+
+
+def convert_rows(fmt: Format, target: str, rows: list[dict], system: str | None = None) -> list[dict]:
+    """Rows of `fmt` as trl rows for `target`: one each, or several where the format splits a row."""
+    if target not in fmt.converters and target in fmt.expanders:
+        expand = fmt.expanders[target]
+        return [out for r in rows for out in expand(r, system)]
+    convert = converter(fmt, target)
+    return [convert(r, system) for r in rows]
+
+
+def conversion_note(fmt: Format, target: str, rows: int) -> str | None:
+    """What a split conversion did to the data, to say in the run's log (None: rows map one to one)."""
+    if target in fmt.converters or target not in fmt.expanders:
+        return None
+    from ..i18n import text
+
+    return text(EXPAND_NOTES[(fmt.name, target)], rows=rows, out=2 * rows)
+
+
 def detect(columns: set[str]) -> str | None:
     """The format whose required fields are all present, preferring the most specific."""
     matches = [f for f in FORMATS.values() if set(f.required) <= columns]
@@ -245,6 +279,9 @@ def get(name: str) -> Format:
 
 
 def converter(fmt: Format, target: str) -> Callable[[dict, str | None], dict]:
+    """One row -> one trl row; refuses a pairing that cannot work (an expanding one: use `convert_rows`)."""
+    if target not in fmt.converters and target in fmt.expanders:
+        return lambda r, s: fmt.expanders[target](r, s)[0]
     if target not in fmt.converters:
         usable = [f.name for f in FORMATS.values() if target in f.converters]
         raise StudioError(f"This stage trains on {TARGETS.get(target, target)}, but the data is {fmt.description}",
@@ -257,5 +294,6 @@ def _fitting_stages(fmt: Format) -> str:
     """The training stages this data can feed, named in the refusal above (imported lazily: error path only)."""
     from ..stages import REGISTRY
 
-    names = [stage.name for stage in REGISTRY if stage.data_target in fmt.converters]
+    names = [stage.name for stage in REGISTRY if stage.data_target in fmt.converters or stage.data_target in
+             fmt.expanders]
     return f" ({', '.join(names)})" if names else ""

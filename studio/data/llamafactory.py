@@ -5,6 +5,14 @@ optional `ranking` (preference pairs), `columns` (schema name -> the file's colu
 sharegpt, `tags` (which role names the file uses). We read the file with the ordinary readers and
 rename into the studio's own formats, so everything after this (checks, preview, training) is the
 same as for any other file.
+
+Pretraining entries (`columns: {prompt: text}` and nothing else, as LLaMA-Factory's c4_demo and
+wiki_demo) are read as plain text. Entries that name no local file (`hf_hub_url`, `ms_hub_url`,
+`om_hub_url`, `script_url`, `cloud_file_name`) cannot be read offline: each one is skipped with a note
+saying so (and asking for one of them by name says why it cannot be read).
+
+The file itself is read by the caller's reader (`read(folder, name, read_file)`), so this module does
+not import `readers` back (readers -> llamafactory, one way).
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from . import convo
 from .findings import DataError, Finding
 
 INFO = "dataset_info.json"
+REMOTE_KEYS = ("hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name")
+# the schema names of LLaMA-Factory's columns that make an entry more than pretraining text
+NOT_TEXT = ("query", "response", "history", "messages", "chosen", "rejected", "kto_tag", "images", "videos",
+            "audios", "tools")
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "history": "history",
                   "system": "system", "chosen": "chosen", "rejected": "rejected", "kto_tag": "kto_tag"}
@@ -23,13 +35,39 @@ SHAREGPT_COLUMNS = {"messages": "conversations", "system": "system", "tools": "t
                     "rejected": "rejected", "kto_tag": "kto_tag"}
 
 
-def _entry(folder: Path, name: str | None) -> tuple[str, dict]:
+def _info(folder: Path) -> dict:
     try:
-        info = json.loads((folder / INFO).read_text(encoding="utf-8-sig"))
+        return json.loads((folder / INFO).read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise DataError([Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})", "fix the file",
                                  file=f"{folder.name}/{INFO}", line=exc.lineno)]) from None
+
+
+def skipped(info: dict) -> dict[str, str]:
+    """Entries that cannot be read from the folder, with why: {name: "hf_hub_url: org/name"}."""
+    out = {}
+    for name, entry in info.items():
+        if not isinstance(entry, dict) or entry.get("file_name"):
+            continue
+        remote = [f"{k}: {entry[k]}" for k in REMOTE_KEYS if entry.get(k)]
+        out[name] = remote[0] if remote else "no file_name"
+    return out
+
+
+def _skip_note(folder: Path, name: str, why: str) -> Finding:
+    from ..i18n import text
+
+    return Finding("info", text("stages.lf_skipped.msg", name=name, why=why), text("stages.lf_skipped.hint"),
+                   file=f"{folder.name}/{INFO}")
+
+
+def _entry(folder: Path, name: str | None) -> tuple[str, dict, list[Finding]]:
+    info = _info(folder)
     local = {k: v for k, v in info.items() if isinstance(v, dict) and v.get("file_name")}
+    remote = skipped(info)
+    if name in remote:
+        note = _skip_note(folder, name, remote[name])
+        raise DataError([Finding("error", note.message, note.hint, file=note.file)])
     if name is None and len(local) == 1:
         name = next(iter(local))
     if name not in local:
@@ -37,21 +75,30 @@ def _entry(folder: Path, name: str | None) -> tuple[str, dict]:
         what = f"has no local dataset '{name}'" if name else "describes several datasets"
         raise DataError([Finding("error", f"{what} (local ones: {names})",
                                  f"pick one as {folder}#NAME", file=f"{folder.name}/{INFO}")])
-    return name, local[name]
+    return name, local[name], [_skip_note(folder, n, why) for n, why in remote.items()]
 
 
-def read(folder: Path, name: str | None):
-    from .readers import read_table
+def is_pretraining(entry: dict) -> bool:
+    """LLaMA-Factory's pretraining entries map only the prompt column (`columns: {prompt: text}`)."""
+    columns = entry.get("columns") or {}
+    return (entry.get("formatting", "alpaca") == "alpaca" and not entry.get("ranking") and "prompt" in columns
+            and not any(k in columns for k in NOT_TEXT))
 
-    name, entry = _entry(folder, name)
+
+def read(folder: Path, name: str | None, read_file):
+    """The entry `name` (the only local one when None) as a Table in a studio format; `read_file` reads a file."""
+    name, entry, notes = _entry(folder, name)
     file = folder / entry["file_name"]
     if not file.exists():
         raise DataError([Finding("error", f"dataset '{name}' points to {entry['file_name']}, which is missing",
                                  "copy the file next to dataset_info.json", file=f"{folder.name}/{INFO}")])
-    table = read_table(file)
+    table = read_file(file)
     sharegpt = entry.get("formatting", "alpaca") == "sharegpt"
     columns = dict(SHAREGPT_COLUMNS if sharegpt else ALPACA_COLUMNS, **(entry.get("columns") or {}))
-    if sharegpt:
+    if is_pretraining(entry):
+        key = columns["prompt"]
+        convert, fmt = (lambda row: {"text": row.get(key, row.get("text", ""))}), "text"
+    elif sharegpt:
         tags = dict(convo.SHAREGPT_TAGS, **(entry.get("tags") or {}))
         convert, fmt = _sharegpt(columns, tags, bool(entry.get("ranking")))
     else:
@@ -61,6 +108,7 @@ def read(folder: Path, name: str | None):
     table.rows = [convert(row) for row in table.rows]
     table.format_hint = fmt
     table.file = f"{folder.name}/{entry['file_name']}"
+    table.notes = list(table.notes) + notes
     return table
 
 

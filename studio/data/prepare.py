@@ -94,8 +94,7 @@ def load_rows(path: str, fmt_name: str = "auto", columns: dict[str, str] | None 
 
 
 def convert_all(loaded: Loaded, target: str, system_prompt: str | None = None) -> list[dict]:
-    convert = formats.converter(formats.get(loaded.format), target)
-    return [convert(r, system_prompt) for r in loaded.table.rows]
+    return formats.convert_rows(formats.get(loaded.format), target, loaded.table.rows, system_prompt)
 
 
 def _split(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -127,4 +126,6 @@ def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 4
         rows, eval_rows = _split(rows, spec.val_size, seed)
     train = Dataset.from_list(rows)
     evaluation = Dataset.from_list(eval_rows) if eval_rows else None
-    return Prepared(train, evaluation, loaded.format, len(rows), loaded.warnings)
+    note = formats.conversion_note(formats.get(loaded.format), target, len(loaded.table.rows))
+    warnings = loaded.warnings + ([Finding("info", note, file=str(loaded.source or spec.path))] if note else [])
+    return Prepared(train, evaluation, loaded.format, len(rows), warnings)

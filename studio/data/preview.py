@@ -242,8 +242,3 @@ def _lost_tool_calls(row: dict, view: Preview) -> list[str]:
         return []
     return [f"this chat template does not render tool calls ({', '.join(missing)}): they are left out of "
             "training; use a model whose template supports tools"]
-
-
-def lengths(rows: list[dict], target: str, tokenizer, **options) -> list[int]:
-    """Tokens per row as trl sees it (the longer side of a preference pair)."""
-    return [max(s.length for s in seqs) for seqs in encode(rows, target, tokenizer, **options)]

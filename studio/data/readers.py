@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import llamafactory
 from .findings import DataError, Finding
 
 SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xls")
@@ -339,12 +340,10 @@ def read_table(path: str | Path) -> Table:
 
 
 def _read_folder(path: Path, sub: str | None) -> Table:
-    from . import llamafactory
-
     if is_saved_dataset(path):
         return _read_saved(path, sub)
     if (path / llamafactory.INFO).is_file():
-        return llamafactory.read(path, sub)
+        return llamafactory.read(path, sub, read_table)
     files = sorted(p.name for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
     raise DataError([Finding("error", "this folder is neither a saved `datasets` folder nor a LLaMA-Factory folder "
                              "(no dataset_info.json)", f"pick one of its files instead: {', '.join(files[:5])}"

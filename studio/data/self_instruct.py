@@ -84,16 +84,12 @@ class SelfInstructConfig(Strict):
         return self.max_requests or 8 * self.num_instructions
 
     @classmethod
-    def parse(cls, raw: dict, source: str = "self-instruct config") -> "SelfInstructConfig":
-        from pydantic import ValidationError
+    def parse(cls, raw: dict, source: str = "self-instruct config",
+              overrides: list[str] | tuple[str, ...] = ()) -> "SelfInstructConfig":
+        """The job's typed spec from YAML plus --set overrides (the same rules as `studio train`)."""
+        from ..spec import build_typed
 
-        from ..spec import _first_error
-
-        try:
-            return cls.model_validate(raw or {})
-        except ValidationError as exc:
-            raise StudioError(f"{source}: {_first_error(exc, model=cls)}",
-                              "see `studio data self-instruct --help` for the keys") from None
+        return build_typed(cls, raw, overrides, source, command="data self-instruct")
 
 
 # ---------------------------------------------------------------- seeds and prompts

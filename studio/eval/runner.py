@@ -118,6 +118,7 @@ def generate_all(spec: EvalSpec, examples: list[Example], progress) -> tuple[dic
 # ------------------------------------------------------------------ loss
 
 def losses_all(spec: EvalSpec, examples: list[Example], progress) -> dict[str, list[float]]:
+    from ..merge import artifacts
     from ..models import resolve
     from ..models.loading import load_model, load_tokenizer
 
@@ -130,7 +131,12 @@ def losses_all(spec: EvalSpec, examples: list[Example], progress) -> dict[str, l
             ref = resolve(model)
             loaded = {model: (load_model(ref, "float32", "cpu").eval(), load_tokenizer(ref))}
         net, tok = loaded[model]
-        if adapter:
+        if adapter and artifacts.artifact_kind(adapter) == "tuned":  # hooks and tensors: on a fresh base copy
+            fresh = load_model(resolve(model), "float32", "cpu")
+            tuned = artifacts.read(adapter).method_entry().load(fresh, Path(adapter)).eval()
+            out[label] = reference_losses(tuned, tok, pairs, spec.chat_template)
+            del tuned, fresh
+        elif adapter:
             from peft import PeftModel
 
             peft = PeftModel.from_pretrained(net, adapter).eval()

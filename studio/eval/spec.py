@@ -16,7 +16,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..config import Strict, opt
-from ..errors import StudioError
 from ..infer.base import Sampling
 
 
@@ -59,6 +58,10 @@ class EvalSpec(Strict):
     def _one_tuned_side(self):
         if self.adapter and self.tuned_model:
             raise ValueError("give either adapter or tuned_model, not both")
+        if self.adapter:  # an artifact that cannot run here is refused before the job starts
+            from ..merge.artifacts import require
+
+            require(self.adapter, "vllm" if self.engine == "vllm" else "eval")
         if self.judge.kind == "endpoint" and not (self.judge.url and self.judge.model):
             raise ValueError("judge.kind endpoint needs judge.url and judge.model")
         if self.judge.kind == "model" and not self.judge.model:
@@ -75,12 +78,8 @@ class EvalSpec(Strict):
         return out
 
 
-def build(raw: dict, source: str = "EVAL.yaml") -> EvalSpec:
-    from pydantic import ValidationError
+def build(raw: dict, source: str = "EVAL.yaml", overrides: list[str] | tuple[str, ...] = ()) -> EvalSpec:
+    """The eval job's typed spec from YAML plus --set overrides (the same rules as `studio train`)."""
+    from ..spec import build_typed
 
-    try:
-        return EvalSpec.model_validate(raw or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise StudioError(f"{source}: {where}: {err['msg']}", "fix that key (see `studio eval --help`)") from None
+    return build_typed(EvalSpec, raw, overrides, source, command="eval")

@@ -89,8 +89,10 @@ def adapter_rank(path: str) -> int:
 
     cfg = Path(path) / "adapter_config.json"
     if not cfg.is_file():
-        raise StudioError(f"{path} is not an adapter folder (no adapter_config.json)",
-                          "pick the adapter/ folder of a finished training run")
+        from ..merge.artifacts import require
+
+        require(path, "chat")  # a studio-written artifact (no LoRA slot) passes; anything else says why
+        return 0
     data = json.loads(cfg.read_text(encoding="utf-8"))
     ranks = [int(data.get("r") or 0)] + [int(v) for v in (data.get("rank_pattern") or {}).values()]
     return max(ranks)

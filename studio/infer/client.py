@@ -101,6 +101,6 @@ def stream_chat(base_url: str, model: str, messages: list[dict], sampling: Sampl
 def chat(base_url: str, model: str, messages: list[dict], sampling: Sampling, api_key: str | None = None,
          extra: dict | None = None) -> str:
     final = StreamStats()
-    for final in stream_chat(base_url, model, messages, sampling, api_key, extra=extra):
+    for final in stream_chat(base_url, model, messages, sampling, api_key, extra=extra):  # noqa: B007 - the last
         pass
     return final.text

@@ -66,6 +66,8 @@ def start_engines(manager, model: str, adapters: dict[str, str] | None = None, m
                   engine: str = "auto", chat_template: str | None = None, owner: str | None = None,
                   options: dict | None = None) -> list:
     """Stop the running engines, then start one serve job per distinct base model."""
+    from .spec import serve_spec
+
     stop_engines(manager)
     bases: dict[str, dict[str, str]] = {model: dict(adapters or {})} if model else {}
     for folder in merged or []:
@@ -74,9 +76,9 @@ def start_engines(manager, model: str, adapters: dict[str, str] | None = None, m
         raise StudioError("Nothing to serve", "choose a base model or a merged model")
     jobs = []
     for base, its_adapters in bases.items():
-        spec = {"model": base, "adapters": its_adapters, "engine": engine, "chat_template": chat_template or None,
-                "options": dict(options or {})}
-        jobs.append(manager.submit("serve", spec, title=f"serve · {Path(base).name}", owner=owner))
+        spec = serve_spec(base, its_adapters, engine, chat_template, options)  # the builder `studio serve` uses
+        jobs.append(manager.submit("serve", spec.model_dump(mode="json"), title=f"serve · {Path(base).name}",
+                                   owner=owner))
     return jobs
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import JobCancelled, StudioError
+from .spec import ENGINE_OPTIONS  # one list, in the typed spec
 
 SERVER_FILE = "server.json"
 # rough start-up times, only to draw the progress bar while an engine starts
 EXPECTED_START_S = {"vllm": 60.0, "transformers": 10.0}
-ENGINE_OPTIONS = ("dtype", "max_model_len", "enforce_eager", "gpu_memory_utilization", "trust_remote_code", "seed")
 
 
 def _socket() -> socket.socket:

@@ -58,8 +58,13 @@ def open_engine(wanted: str | None, model_path: str, options: Callable[[str], di
     """(engine, fallback): the engine asked for, or with `auto` transformers when vLLM cannot serve."""
     from . import engines
 
+    from ..merge.artifacts import usable_for
+
     wanted = wanted or "auto"
     name = engines.resolve_name(wanted)
+    if wanted == "auto" and name != "transformers" and not all(usable_for(p, "vllm") for p in adapters.values()):
+        log("an adapter is not a LoRA adapter that vLLM can load: using the transformers engine")
+        name = "transformers"
     try:
         engine = ready_engine(name, model_path, options(name), adapters, starting)
         return engine, "not_installed" if wanted == "auto" and name != "vllm" else None

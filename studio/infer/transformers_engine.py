@@ -2,7 +2,9 @@
 
 Always available (no vLLM needed); the fallback the Chat tab names when vLLM is not installed. A
 mixed batch (one adapter per conversation) uses peft's `adapter_names`, which runs each adapter
-on its own rows inside one forward pass.
+on its own rows inside one forward pass. A studio-written artifact (bottleneck adapter, MoE-LoRA,
+BitFit, selective or sparse tuning; see `studio.merge.artifacts`) is not a peft adapter: it gets its
+own copy of the base with the artifact applied, and a batch that mixes it with others is split.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ class _Stop:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def _mixable(path: str) -> bool:
+    """peft runs several adapters in one batch (`adapter_names`) only for plain LoRA (not DoRA, not prompts)."""
+    import json
+
+    cfg = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
+    return cfg.get("peft_type") == "LORA" and not cfg.get("use_dora")
+
+
 class TransformersEngine:
     name = "transformers"
     concurrent = False  # peft's active adapter is global state: one generate at a time
@@ -49,6 +59,9 @@ class TransformersEngine:
         self.template = chat_template
         self.model = load_model(ref, dtype, self.device, trust_remote_code)
         self.model.eval()
+        self._load = (ref, dtype, trust_remote_code)  # for the base copies of studio-written artifacts
+        self._own: dict[str, object] = {}  # name -> base copy with a studio-written artifact applied
+        self._unmixable: set[str] = set()  # peft adapters that peft cannot mix in one batch (prompts, DoRA)
         self._adapters: dict[str, str] = {}
         self._lock = threading.Lock()
         self._torch = torch
@@ -58,9 +71,12 @@ class TransformersEngine:
     def add_adapter(self, name: str, path: str) -> None:
         from peft import PeftModel
 
-        if not (Path(path) / "adapter_config.json").is_file():
-            raise StudioError(f"{path} is not an adapter folder (no adapter_config.json)",
-                              "pick the adapter/ folder of a finished training run")
+        from ..merge import artifacts
+
+        artifacts.require(path, "chat")
+        if artifacts.artifact_kind(path) == "tuned":
+            self._add_own(name, path)
+            return
         with self._lock:
             if name in self._adapters:
                 return
@@ -70,15 +86,37 @@ class TransformersEngine:
             else:
                 self.model.load_adapter(path, adapter_name=name)
             self._adapters[name] = path
+            if not _mixable(path):
+                self._unmixable.add(name)
+
+    def _add_own(self, name: str, path: str) -> None:
+        """A studio-written artifact on its own copy of the base (it is hooks and tensors, not peft)."""
+        from ..merge import artifacts
+        from ..models.loading import load_model
+
+        ref, dtype, trust = self._load
+        with self._lock:
+            if name in self._own:
+                return
+            base = load_model(ref, dtype, self.device, trust)
+            self._own[name] = artifacts.read(path).method_entry().load(base, Path(path)).eval()
+            self._own_paths = {**getattr(self, "_own_paths", {}), name: path}
 
     def adapters(self) -> dict[str, str]:
-        return dict(self._adapters)
+        return {**self._adapters, **getattr(self, "_own_paths", {})}
 
     def _check(self, names: list[str | None]) -> None:
         for name in names:
-            if name is not None and name not in self._adapters:
+            if name is not None and name not in self._adapters and name not in self._own:
                 raise StudioError(f"Adapter '{name}' is not loaded in this engine",
-                                  f"loaded: {', '.join(self._adapters) or 'none'}")
+                                  f"loaded: {', '.join(self.adapters()) or 'none'}")
+
+    def _pick(self, names: list[str | None]) -> tuple[object, object, dict]:
+        """(model, context, generate kwargs) for a batch: a studio artifact's own copy, or the peft model."""
+        if names and names[0] in self._own:
+            return self._own[names[0]], nullcontext(), {}
+        context, extra = self._context(names)
+        return self.model, context, extra
 
     def _context(self, names: list[str | None]) -> tuple[object, dict]:
         """How to run a batch: disable the adapters, pick one, or name one per row (peft mixed batch)."""
@@ -113,14 +151,21 @@ class TransformersEngine:
                  template: str | None = None) -> list[Completion]:
         names = per_item(adapter, len(conversations))
         self._check(names)
+        if len(set(names)) > 1 and any(n in self._own or n in self._unmixable for n in names):  # one group each
+            out: list = [None] * len(conversations)
+            for name in dict.fromkeys(names):
+                rows = [i for i, n in enumerate(names) if n == name]
+                for i, done in zip(rows, self.generate([conversations[i] for i in rows], sampling, name, template)):
+                    out[i] = done
+            return out
         with self._lock:
             if sampling.seed is not None:
                 self._torch.manual_seed(sampling.seed)
             enc = self._encode(conversations, template)
             start = time.perf_counter()
-            context, extra = self._context(names)
+            model, context, extra = self._pick(names)
             with context, self._torch.inference_mode():
-                out = self.model.generate(**enc, **self._kwargs(sampling), **extra)
+                out = model.generate(**enc, **self._kwargs(sampling), **extra)
             total = time.perf_counter() - start
         width = enc["input_ids"].shape[1]
         results = []
@@ -150,9 +195,9 @@ class TransformersEngine:
 
             def work():
                 try:
-                    context, extra = self._context(names)
+                    model, context, extra = self._pick(names)
                     with context, self._torch.inference_mode():
-                        out = self.model.generate(**enc, **self._kwargs(sampling), **extra, streamer=streamer,
+                        out = model.generate(**enc, **self._kwargs(sampling), **extra, streamer=streamer,
                                                   stopping_criteria=StoppingCriteriaList([_Stop(stop)]))
                     new = out[0][enc["input_ids"].shape[1]:]
                     produced.append(int((new != self.tokenizer.pad_token_id).sum()))
@@ -179,3 +224,4 @@ class TransformersEngine:
 
     def close(self) -> None:
         self.model = None
+        self._own.clear()

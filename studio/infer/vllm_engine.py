@@ -137,6 +137,9 @@ class VllmEngine:
                               "restart the engine with the adapter chosen")
         if name in self._adapters:
             return
+        from ..merge.artifacts import require
+
+        require(path, "vllm")  # a studio-written artifact or a non-LoRA peft adapter: said, before a slot is used
         if not self.grouped_lora and len(self._adapters) >= self.max_loras - 1:
             # vLLM-CPU's own ops read the last slot for base rows: it must stay empty
             raise StudioError(f"No free adapter slot for '{name}' ({len(self._adapters)} loaded)",

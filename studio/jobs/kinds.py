@@ -30,7 +30,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("train", "studio.train.runner:run_job", resumable=True),
+        Kind("train", "studio.train.job:run_job", resumable=True),
         Kind("merge", "studio.merge.runner:run_job"),
         Kind("serve", "studio.infer.serve:run_job", pool="serve"),
         Kind("generate", "studio.data.self_instruct:run_job", resumable=True),

@@ -20,6 +20,7 @@ from ..errors import StudioError
 from ..workspace import Workspace
 from . import events, kinds, procs
 from .secrets import drop_secrets, store_secrets
+from .specs import validated
 from .store import ACTIVE, TERMINAL, Job, JobStore, new_job_id
 
 DEFAULT_LIMITS = {"compute": 1, "serve": 2}
@@ -43,6 +44,7 @@ class JobManager:
                start: bool = True) -> Job:
         """Record a job as queued (durably) and try to start it. Same `key` twice: one job."""
         info = kinds.get(kind)
+        spec = validated(kind, spec)  # one typed spec per kind (studio.jobs.specs)
         if key:
             existing = [j for j in self.store.list(limit=1000) if j.key == key]
             if existing:

@@ -25,11 +25,9 @@ from ..atomic import atomic_dir, write_json
 from ..errors import StudioError
 from ..workspace import safe_name
 from . import artifacts, verify
+from .spec import COMBINATIONS, DTYPES, NEEDS_DENSITY  # noqa: F401 - the UI and CLI import them from here
 
 REPORT = "merge_report.json"
-COMBINATIONS = ("linear", "cat", "ties", "dare_linear", "dare_ties", "svd", "magnitude_prune")
-NEEDS_DENSITY = ("ties", "dare_linear", "dare_ties", "magnitude_prune")
-DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _noop(_fraction, _message) -> None:

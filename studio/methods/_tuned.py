@@ -158,9 +158,11 @@ def load_tuned(base_model: Any, folder: Path) -> Any:
 
 
 def cannot_merge(why: str) -> Callable[[Any], Any]:
+    """A `merge` hook that refuses; `merge.refusal` holds the reason so callers can refuse up front."""
     def merge(_model: Any) -> Any:
         raise StudioError(f"this artifact cannot be folded into the base weights: {why}",
                           "serve or chat with the artifact on top of its base instead of merging")
+    merge.refusal = why  # type: ignore[attr-defined]
     return merge
 
 

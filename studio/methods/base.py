@@ -74,12 +74,19 @@ BNB_OPTIMIZERS = ("8bit", "paged_", "lion_32bit", "rmsprop_bnb")
 PROJECTED_OPTIMIZERS = ("galore_", "apollo_")
 
 
+def check_optimizer(optimizer: str, device: str) -> None:
+    """Paged optimizers move their state between GPU and CPU memory; on a CPU there is nothing to page
+    (bitsandbytes silently falls back to the unpaged one), so say so instead of pretending."""
+    if optimizer.startswith("paged_") and device != "cuda":
+        plain = optimizer.replace("paged_", "", 1)
+        raise StudioError(f"training.optimizer={optimizer} pages optimizer state out of GPU memory, but this run "
+                          f"is on the {device}", f"use {plain if plain != 'adamw_32bit' else 'adamw_torch'} on the CPU")
+
+
 def optimizer_rules(method: "Method", spec: Any) -> None:
     """Optimizer x method combinations that cannot work, refused before a run starts."""
     optim = spec.training.optimizer
     if spec.resources.device == "cpu":
-        from ..train.args import check_optimizer
-
         check_optimizer(optim, "cpu")
     if any(tag in optim for tag in BNB_OPTIMIZERS) and find_spec("bitsandbytes") is None:
         raise StudioError(f"training.optimizer={optim} needs the bitsandbytes package",
@@ -115,6 +122,9 @@ class Method:
     artifact: str = "adapter"
     # trains whole base weight matrices (what GaLore-style projected optimizers need)
     dense_weights: bool = False
+    # updates the base model's own tensors (not a side module): with `dtype: auto` on a GPU they are kept
+    # in fp32 master weights under bf16 mixed precision (studio.train.precision)
+    trains_base: bool = False
     # bytes the method holds beyond weights, gradients, optimizer states and activations, for the memory
     # estimate: extra_memory(wrapped meta model, cfg) (e.g. dense gradients while sparse tuning picks entries)
     extra_memory: Callable[[Any, Any], int] = _no_extra_memory

@@ -92,6 +92,7 @@ METHOD = Method(
     wrap=wrap,
     save=save_tuned,
     load=load_tuned,
+    trains_base=True,
     merge=merge,
     order=140,
 )

@@ -61,5 +61,6 @@ METHOD = Method(
     merge=no_merge_needed,
     artifact="full",
     dense_weights=True,
+    trains_base=True,
     order=170,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import model_validator
+
 from ..config import opt
 from ..errors import StudioError
 from .base import Method, MethodConfig
@@ -15,6 +17,14 @@ class IA3Options(MethodConfig):
     feedforward_modules: str = opt("default", "Which of them are feed-forward layers (their input is rescaled): "
                                               "default, or names like down_proj",
                                    "其中哪些是前馈层（缩放其输入）：default 或 down_proj 等名称", advanced=True)
+
+    @model_validator(mode="after")
+    def _together(self) -> "IA3Options":
+        """peft needs the feed-forward layers among the targets: both named, or both left to its defaults."""
+        if (self.target_modules == "default") != (self.feedforward_modules == "default"):
+            raise ValueError("set target_modules and feedforward_modules together, or both to default "
+                             "(e.g. k_proj,v_proj,down_proj and down_proj)")
+        return self
 
 
 def _names(text: str):
@@ -37,13 +47,6 @@ def wrap(model, cfg: IA3Options):
                           "and down_proj") from None
 
 
-def validate(spec) -> None:
-    args = spec.method_args
-    if (args.get("target_modules") == "default") != (args.get("feedforward_modules") == "default"):
-        raise StudioError("method_args: set target_modules and feedforward_modules together, or both to default",
-                          "e.g. target_modules: k_proj,v_proj,down_proj and feedforward_modules: down_proj")
-
-
 METHOD = Method(
     name="ia3",
     config=IA3Options,
@@ -55,6 +58,5 @@ METHOD = Method(
                        "content; use a higher learning rate (around 1e-2 to 3e-3).",
                  "zh": "数据或存储极少时的小样本适配。教授新内容弱于 LoRA；请使用较高的学习率（约 3e-3 到 1e-2）。"},
     wrap=wrap,
-    validate=validate,
     order=70,
 )

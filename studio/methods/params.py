@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=16)
-def _config_json(model_name: str) -> str:
+def config_json(model_name: str) -> str:
     from transformers import AutoConfig
 
     from ..models import EMBEDDED, resolve
@@ -58,7 +58,7 @@ def meta_model(model_name: str, kind: str = "causal_lm"):
 
     from ..models.loading import MODEL_KINDS
 
-    data = json.loads(_config_json(model_name))
+    data = json.loads(config_json(model_name))
     data.pop("quantization_config", None)
     model_type = data.pop("model_type")
     config = AutoConfig.for_model(model_type, **data)

@@ -85,5 +85,6 @@ METHOD = Method(
     load=load_tuned,
     merge=no_merge_needed,
     dense_weights=True,
+    trains_base=True,
     order=150,
 )

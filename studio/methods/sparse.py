@@ -142,6 +142,7 @@ METHOD = Method(
     before_train=pick_entries,
     save=save_tuned,
     load=load_tuned,
+    trains_base=True,
     merge=merge,
     extra_memory=pick_memory,
     order=160,

@@ -38,9 +38,8 @@ def build_trainer(ctx: TrainContext):
 
 def check(spec) -> None:
     no_packing(spec, "KTO")
-    if spec.training.batch_size * spec.training.grad_accum < 2:
-        raise StudioError("KTO estimates its reference point from other rows of the same batch, so a batch of 1 "
-                          "cannot work", "set training.batch_size to 2 or more")
+    if spec.training.batch_size < 2:  # trl's KL term pairs each answer with another one of the same micro-batch
+        raise StudioError(key="stages.kto_batch", batch=spec.training.batch_size)
 
 
 def memory(_spec) -> StageMemory:
@@ -55,8 +54,9 @@ STAGE = Stage(
     summary={"en": "Learns from answers that were each marked good or bad, without needing a better and a worse "
                    "answer to the same prompt.",
              "zh": "从分别被标为好或差的回答中学习，不需要同一提示下成对的好坏回答。"},
-    when_to_use={"en": "Your feedback is thumbs up / thumbs down on single answers (prompt, completion, label).",
-                 "zh": "你的反馈是对单个回答的点赞/点踩（提示、回答、标签）时使用。"},
+    when_to_use={"en": "Your feedback is thumbs up / thumbs down on single answers (prompt, completion, label). "
+                       "Preference pairs work too: each pair becomes a desirable and an undesirable answer.",
+                 "zh": "你的反馈是对单个回答的点赞/点踩（提示、回答、标签）时使用。偏好对也可以：每对会拆成一条好回答和一条差回答。"},
     data_target="unpaired",
     build_trainer=build_trainer,
     check=check,

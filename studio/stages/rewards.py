@@ -5,7 +5,11 @@ where `completions` are chat turns (`[{"role": "assistant", "content": ...}]`) a
 dataset's other fields (the reference `answer`). GRPO hands them to trl's GRPOTrainer as they are;
 the PPO stage calls the same functions itself.
 
-- `exact_match`: the completion's final answer equals the row's reference answer (1 or 0)
+- `exact_match`: the completion's final answer (only the last one it states) equals the row's reference
+  answer (1 or 0)
+- `math`: the final answer is mathematically the same as the reference (numbers, fractions, simple LaTeX)
+- `code_tests`: the code in the completion passes the row's unit tests (its `answer`: assert lines or
+  unittest code), run in a sandboxed subprocess with time and memory limits (studio.stages.verifiers)
 - `format`: the completion matches a regular expression (1 or 0)
 - `length`: closeness of the completion's length in characters to a target (0..1)
 - `reward_model`: the score of a reward model trained with the `rm` stage
@@ -22,10 +26,11 @@ from typing import Any, Callable
 from ..config import opt
 from ..errors import StudioError
 from .base import StageConfig
+from .verifiers import code_of, final_answer, math_equal, normalize, run_tests
 
 RewardFn = Callable[..., list]
 
-BUILTIN = ("exact_match", "format", "length")
+BUILTIN = ("exact_match", "math", "code_tests", "format", "length")
 DEFAULT_FORMAT = r"(?:Answer|answer|ANSWER|答案)\s*[:：]\s*\S"
 
 
@@ -33,9 +38,12 @@ class RewardOptions(StageConfig):
     """Options shared by the stages that learn from a reward (GRPO, PPO)."""
 
     rewards: list[str] = opt(["exact_match", "format"],
-                             "Built-in rewards: exact_match (final answer = the row's reference answer), "
-                             "format (matches format_pattern), length (close to target_length characters)",
-                             "内置奖励：exact_match（最终答案与参考答案一致）、format（符合 format_pattern）、"
+                             "Built-in rewards: exact_match (final answer = the row's reference answer), math "
+                             "(final answer mathematically equal: 0.5 = 1/2 = \\frac{1}{2}), code_tests (the code "
+                             "passes the row's unit tests, run in a sandbox), format (matches format_pattern), "
+                             "length (close to target_length characters)",
+                             "内置奖励：exact_match（最终答案与参考答案一致）、math（最终答案在数学上相等：0.5 = 1/2 = "
+                             "\\frac{1}{2}）、code_tests（代码在沙箱中通过该行的单元测试）、format（符合 format_pattern）、"
                              "length（长度接近 target_length 个字符）")
     reward_model: str | None = opt(None, "A reward model: the folder of a finished rm run (or its adapter/ folder)",
                                    "奖励模型：已完成的 rm 训练运行文件夹（或其 adapter/ 文件夹）")
@@ -55,6 +63,10 @@ class RewardOptions(StageConfig):
                                       advanced=True)
     trust_reward_code: bool = opt(False, "Run the code in reward_file inside the training job (only your own code)",
                                   "允许在训练任务中运行 reward_file 的代码（仅限你自己的代码）", advanced=True)
+    code_timeout_s: float = opt(5.0, "code_tests: seconds of CPU time each completion's code may run",
+                                "code_tests：每个回答的代码可运行的 CPU 秒数", gt=0, le=120, advanced=True)
+    code_memory_mb: int = opt(512, "code_tests: memory limit of the sandboxed process (MiB)",
+                              "code_tests：沙箱进程的内存上限（MiB）", ge=64, le=16384, advanced=True)
 
 
 # ---------------------------------------------------------------- text helpers
@@ -66,47 +78,38 @@ def text_of(completion: Any) -> str:
     return str(completion or "")
 
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-
-
-def normalize(text: str) -> str:
-    text = str(text).strip().lower()
-    text = re.sub(r"\s+", " ", text)
-    text = text.strip(" .。!！?？:：;；\"'`*$")
-    if _NUMBER.fullmatch(text):
-        text = text.replace(",", "")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def final_answers(text: str) -> list[str]:
-    """Where a completion may state its final answer, most explicit first."""
-    found = re.findall(r"\\boxed\{([^{}]*)\}", text)
-    found += re.findall(r"####\s*(.+)", text)
-    found += re.findall(r"(?:answer|答案)\s*(?:is|是|为)?\s*[:：]?\s*([^\n]+)", text, flags=re.IGNORECASE)
-    numbers = _NUMBER.findall(text)
-    if numbers:
-        found.append(numbers[-1])
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if lines:
-        found.append(lines[-1])
-    found.append(text)
-    return found
-
-
 # ---------------------------------------------------------------- built-in rewards
 
-def exact_match(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
-    """1.0 when the completion's final answer equals the row's reference answer, else 0.0."""
+def _need_answers(name: str, answer) -> None:
     if answer is None:
-        raise StudioError("The exact_match reward needs a reference answer in every row",
+        raise StudioError(f"The {name} reward needs a reference answer in every row",
                           "add an 'answer' column to the prompts, or choose other rewards")
+
+
+def exact_match(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
+    """1.0 when the completion's final answer (the last it states) equals the reference answer, else 0.0."""
+    _need_answers("exact_match", answer)
     out = []
     for completion, ref in zip(completions, answer):
         want = normalize(ref)
-        out.append(1.0 if want and any(normalize(c) == want for c in final_answers(text_of(completion))) else 0.0)
+        out.append(1.0 if want and normalize(final_answer(text_of(completion))) == want else 0.0)
     return out
+
+
+def math(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
+    """1.0 when the completion's final answer is mathematically the reference (0.5 = 1/2 = \\frac{1}{2})."""
+    _need_answers("math", answer)
+    return [1.0 if math_equal(final_answer(text_of(c)), str(ref)) else 0.0 for c, ref in zip(completions, answer)]
+
+
+def code_reward(seconds: float = 5.0, memory_mb: int = 512) -> RewardFn:
+    def code_tests(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
+        """1.0 when the completion's code passes the row's unit tests (its answer) in the sandbox."""
+        _need_answers("code_tests", answer)
+        return [1.0 if run_tests(code_of(text_of(c)), str(tests), seconds, memory_mb)[0] else 0.0
+                for c, tests in zip(completions, answer)]
+
+    return code_tests
 
 
 def format_reward(pattern: str) -> RewardFn:
@@ -227,7 +230,9 @@ def check(cfg: RewardOptions) -> None:
 
 def build(cfg: RewardOptions, device: str, workspace_root: Path | None) -> list[RewardFn]:
     """The reward functions the options ask for, in the order `reward_weights` refers to them."""
-    makers = {"exact_match": lambda: exact_match, "format": lambda: format_reward(cfg.format_pattern),
+    makers = {"exact_match": lambda: exact_match, "math": lambda: math,
+              "code_tests": lambda: code_reward(cfg.code_timeout_s, cfg.code_memory_mb),
+              "format": lambda: format_reward(cfg.format_pattern),
               "length": lambda: length_reward(cfg.target_length)}
     funcs: list[RewardFn] = [makers[name]() for name in cfg.rewards]
     if cfg.reward_model:
@@ -239,10 +244,11 @@ def build(cfg: RewardOptions, device: str, workspace_root: Path | None) -> list[
 
 def needs_answers(cfg: RewardOptions, dataset) -> None:
     """exact_match without reference answers can only ever give 0: refuse, naming the first such row."""
-    if "exact_match" not in cfg.rewards:
+    needing = [r for r in cfg.rewards if r in ("exact_match", "math", "code_tests")]
+    if not needing:
         return
     answers = dataset["answer"] if "answer" in dataset.column_names else [""] * len(dataset)
     for i, value in enumerate(answers, start=1):
         if not str(value or "").strip():
-            raise StudioError(f"Data row {i} has no reference answer, which the exact_match reward compares against",
-                              "add an 'answer' to every row, or remove exact_match from stage_args.rewards")
+            raise StudioError(f"Data row {i} has no reference answer, which the {needing[0]} reward compares against",
+                              f"add an 'answer' to every row, or remove {needing[0]} from stage_args.rewards")

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import StudioError
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 / AMX): there bf16 autocast roughly halves
-    a LoRA step of the embedded model (bench/train_speed.py); elsewhere it is emulated and slower."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+from ..methods.base import check_optimizer
+from .precision import cpu_has_bf16  # noqa: F401 - the name other modules import from here
 
 
 def use_bf16(precision: str, device: str) -> bool:
@@ -33,15 +23,6 @@ def _targets(text: str):
     """'all-linear' stays a keyword; a comma list becomes module names (for GaLore-style optimizers)."""
     text = (text or "all-linear").strip()
     return text if text == "all-linear" else [t.strip() for t in text.split(",") if t.strip()]
-
-
-def check_optimizer(optimizer: str, device: str) -> None:
-    """Paged optimizers move their state between GPU and CPU memory; on a CPU there is nothing to page
-    (bitsandbytes silently falls back to the unpaged one), so say so instead of pretending."""
-    if optimizer.startswith("paged_") and device != "cuda":
-        plain = optimizer.replace("paged_", "", 1)
-        raise StudioError(f"training.optimizer={optimizer} pages optimizer state out of GPU memory, but this run "
-                          f"is on the {device}", f"use {plain if plain != 'adamw_32bit' else 'adamw_torch'} on the CPU")
 
 
 def training_args(spec, output_dir: Path, device: str, has_eval: bool) -> dict:

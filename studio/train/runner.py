@@ -13,38 +13,19 @@ from pathlib import Path
 from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
 from ..errors import JobCancelled, StudioError
 from ..methods.base import count_parameters  # the same count the UI shows before a run
-from ..spec import RunSpec, build_spec
+from ..spec import RunSpec
 from .checkpoints import latest_complete
 
 ADAPTER_DIR = "adapter"
 CHECKPOINTS = "checkpoints"
 
 
-def run_job(ctx) -> dict:
-    spec = build_spec(ctx.spec, source=f"job {ctx.job.id}")
-    from .launch import launch, uses_launcher
+def length_report(dataset, target: str, tokenizer, max_length: int) -> dict:
+    """Token length of every row as the model will see it (`row_token_lengths`, the count the estimate and
+    the Data tab use); rows longer than max_length get cut."""
+    from ..data.lengths import row_token_lengths
 
-    if uses_launcher(spec):  # num_gpus > 1: one process per GPU through accelerate launch
-        return launch(spec, ctx)
-    return train(spec, ctx)
-
-
-def length_report(dataset, tokenizer, max_length: int) -> dict:
-    """Token length of every row as the model will see it; rows longer than max_length get cut."""
-    lengths = []
-    for row in dataset:
-        if "messages" in row:
-            text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
-        elif "prompt" in row and "completion" in row:
-            text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
-        elif "prompt" in row and "chosen" in row:  # preference pairs: the longer side is what gets cut
-            text = max((tokenizer.apply_chat_template(row["prompt"] + row[side], tokenize=False)
-                        for side in ("chosen", "rejected")), key=len)
-        elif "text" in row:
-            text = row["text"]
-        else:
-            return {}
-        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    lengths = row_token_lengths(list(dataset), target, tokenizer)
     long_rows = [i + 1 for i, n in enumerate(lengths) if n > max_length]
     return {"rows": len(lengths), "max_tokens": max(lengths, default=0),
             "mean_tokens": sum(lengths) / max(1, len(lengths)), "truncated_rows": long_rows}
@@ -90,7 +71,7 @@ def train(spec: RunSpec, ctx) -> dict:
     data = prepare(spec.data, stage.data_target, ctx.workspace.root, seed=spec.training.seed)
     for finding in data.warnings[:20]:
         events.log(f"data warning: {finding.one_line()}")
-    report = length_report(data.train, tokenizer, spec.training.max_length)
+    report = length_report(data.train, stage.data_target, tokenizer, spec.training.max_length)
     report.update(format=data.format, train_rows=data.rows, eval_rows=len(data.eval) if data.eval else 0)
     write_json(run_dir / "data_report.json", report)
     if report.get("truncated_rows"):
@@ -101,7 +82,9 @@ def train(spec: RunSpec, ctx) -> dict:
 
     ctx.progress(0.0, f"Loading {ref.label}", phase="setup")
     set_seed(spec.training.seed)  # new weights (LoRA matrices, a reward model's score head) start the same every run
-    model = load_model(ref, spec.model.dtype, device, spec.model.trust_remote_code, spec.model.allow_pickle,
+    from .precision import plan  # dtype auto: fp32 master weights where the method updates the base on a GPU
+
+    model = load_model(ref, plan(spec, device)[0], device, spec.model.trust_remote_code, spec.model.allow_pickle,
                        kind=stage.model_kind, **method.load_kwargs(spec.method_config(), device),
                        **kernels.attention_kwargs(spec, device, events.log))  # fused kernels: kernels.py
     model = kernels.apply_liger(model, spec, device, events.log)

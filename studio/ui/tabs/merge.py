@@ -20,22 +20,15 @@ from .chat import adapter_choices, merged_choices
 
 def merge_spec(mode: str, adapter: str | None, adapters: list[str], models: list[str], weights: str,
                combination: str, density: float, name: str, dtype: str) -> dict:
-    """The merge job's spec from the form (raises StudioError on incomplete input)."""
+    """The merge job's spec from the form, through the builder `studio merge` uses (raises StudioError)."""
+    from ...merge.spec import merge_spec as build
+
     try:
         numbers = [float(w) for w in (weights or "").replace(" ", "").split(",") if w] or None
     except ValueError:
         raise StudioError("Weights must be numbers separated by commas", "e.g. 0.7, 0.3") from None
-    spec = {"mode": mode, "name": name or None, "dtype": dtype}
-    if mode == "merge":
-        if not adapter:
-            raise StudioError("Pick an adapter to merge", "choose one in the list")
-        return dict(spec, adapter=adapter)
-    sources = adapters if mode == "combine" else models
-    if len(sources or []) < 2:
-        raise StudioError("Pick at least two sources", "combining and soups mix two or more")
-    if mode == "combine":
-        return dict(spec, adapters=sources, weights=numbers, combination=combination, density=float(density))
-    return dict(spec, models=sources, weights=numbers)
+    sources = [adapter] if mode == "merge" else (adapters if mode == "combine" else models)
+    return build(sources or [], mode, numbers, combination, density, dtype, None, name).model_dump(mode="json")
 
 
 def report_markdown(report: dict, t) -> str:
