@@ -378,3 +378,23 @@ def test_memory_per_device_follows_the_strategy():
     assert gpu["gradients"] == 0 and cpu["gradients"] == 200
     assert per_device(w, g, o, "zero2", "optimizer", 1, layer) == ({"weights": 8000, "gradients": 800,
                                                                    "optimizer": 0}, {"optimizer": 3200})
+
+
+def test_estimate_per_gpu_follows_strategy_and_offload(identity_data):
+    """The estimate's parts per GPU for the same run under each strategy, on 4 named 80 GB GPUs."""
+    from studio import estimate as est
+
+    gpus = est.named_hardware("80GiB", 4, "cuda")
+    raw = tiny_spec(identity_data)
+    raw.update(model={"name": "tiny-random-llama"}, method="full", method_args={})
+    parts = {}
+    for strategy, offload in (("ddp", "none"), ("zero2", "none"), ("zero3", "none"), ("fsdp", "none"),
+                              ("zero3", "all")):
+        raw["resources"] = {"device": "cuda", "processes": 4, "strategy": strategy, "offload": offload}
+        e = est.estimate(build_spec(raw), hardware=gpus, suggest=False, quick=True)
+        assert e.details["strategy"] == strategy and e.details["devices"] == 4
+        parts[strategy, offload] = e.parts
+    ddp, z2, z3, fsdp, z3off = (parts[k] for k in parts)
+    assert z2["weights"] == ddp["weights"] and z2["gradients"] < ddp["gradients"]
+    assert z3["weights"] < z2["weights"] and fsdp["weights"] == z3["weights"]
+    assert z3off["optimizer"] == 0 and z3off["weights"] < z3["weights"]
