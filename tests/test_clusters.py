@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from conftest import tiny_spec
-from studio.clusters import registry, remote, slurm
+from studio.clusters import registry, slurm, submit
+from studio.jobs import remote
 from studio.errors import StudioError
 from studio.spec import build_spec
 from studio.train import launch
@@ -242,7 +243,7 @@ def test_sbatch_script_for_a_multi_node_run(workspace, identity_data):
                                                             time="12:00:00", account="lab"))
     spec = spec_with(identity_data, processes=4, nodes=2, strategy="zero3", cluster="hpc")
     job = _slurm_job(workspace, spec.model_dump(mode="json"))
-    text = slurm.script(cluster, job, remote.command(cluster, job), remote.job_env(cluster, workspace.root), spec)
+    text = slurm.script(cluster, job, submit.command(cluster, job), submit.job_env(cluster, workspace.root), spec)
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
     heads = dict(line[len("#SBATCH --"):].split("=", 1) for line in text.splitlines() if line.startswith("#SBATCH"))
     assert heads["nodes"] == "2" and heads["gpus-per-node"] == "4" and heads["time"] == "12:00:00"
@@ -297,7 +298,7 @@ def test_slurm_without_sbatch_leaves_the_script_to_copy(workspace, manager, monk
     job = manager.get(manager.submit("sleep", {"steps": 1, "cluster": "hpc"}).id)
     script = Path(job.run_dir) / slurm.SCRIPT
     assert job.state == "failed" and "no sbatch" in job.error and str(script) in job.error
-    assert script.is_file() and "python" in script.read_text() and "studio.clusters.entry" in script.read_text()
+    assert script.is_file() and "python" in script.read_text() and "studio.jobs.remote_worker" in script.read_text()
 
 
 def test_state_mapping():
@@ -328,7 +329,7 @@ def test_slurm_job_runs_reconciles_and_cancels(workspace, manager, monkeypatch, 
     assert Path(done.artifacts["result"]).read_text() == "counted to 3\n"
     assert remote.read_handle(done.run_dir)["kind"] == "slurm"
     assert "(sleep) attempt 1 started on" in (Path(done.run_dir) / "worker.log").read_text()
-    assert "studio.clusters.entry" in (Path(done.run_dir) / slurm.SCRIPT).read_text()
+    assert "studio.jobs.remote_worker" in (Path(done.run_dir) / slurm.SCRIPT).read_text()
     long = manager.submit("sleep", {"steps": 400, "step_seconds": 0.2, "cluster": "hpc"})
     assert _wait(manager, long.id, ("running",)).state == "running"
     deadline = time.time() + 60
@@ -363,7 +364,7 @@ def test_kernel_fallback_when_not_installed():
 # ------------------------------------------------------------------ memory per GPU follows the strategy
 
 def test_memory_per_device_follows_the_strategy():
-    from studio.sharding import per_device
+    from studio.estimate.sharding import per_device
 
     w, g, o, layer = 8000, 800, 3200, 100
     on = {s: per_device(w, g, o, s, "none", 4, layer)[0] for s in ("ddp", "zero1", "zero2", "zero3", "fsdp")}
@@ -377,3 +378,23 @@ def test_memory_per_device_follows_the_strategy():
     assert gpu["gradients"] == 0 and cpu["gradients"] == 200
     assert per_device(w, g, o, "zero2", "optimizer", 1, layer) == ({"weights": 8000, "gradients": 800,
                                                                    "optimizer": 0}, {"optimizer": 3200})
+
+
+def test_estimate_per_gpu_follows_strategy_and_offload(identity_data):
+    """The estimate's parts per GPU for the same run under each strategy, on 4 named 80 GB GPUs."""
+    from studio import estimate as est
+
+    gpus = est.named_hardware("80GiB", 4, "cuda")
+    raw = tiny_spec(identity_data)
+    raw.update(model={"name": "tiny-random-llama"}, method="full", method_args={})
+    parts = {}
+    for strategy, offload in (("ddp", "none"), ("zero2", "none"), ("zero3", "none"), ("fsdp", "none"),
+                              ("zero3", "all")):
+        raw["resources"] = {"device": "cuda", "processes": 4, "strategy": strategy, "offload": offload}
+        e = est.estimate(build_spec(raw), hardware=gpus, suggest=False, quick=True)
+        assert e.details["strategy"] == strategy and e.details["devices"] == 4
+        parts[strategy, offload] = e.parts
+    ddp, z2, z3, fsdp, z3off = (parts[k] for k in parts)
+    assert z2["weights"] == ddp["weights"] and z2["gradients"] < ddp["gradients"]
+    assert z3["weights"] < z2["weights"] and fsdp["weights"] == z3["weights"]
+    assert z3off["optimizer"] == 0 and z3off["weights"] < z3["weights"]

@@ -22,7 +22,8 @@ import yaml
 from conftest import tiny_spec
 from raycluster import start_head
 from studio.clusters import ray as ray_backend
-from studio.clusters import registry, remote
+from studio.clusters import registry
+from studio.jobs import remote
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,7 @@
-"""Running studio jobs on clusters: Ray (Jobs API, Ray Train) and Slurm (sbatch).
+"""Clusters studio jobs can run on: Ray (Jobs API; Ray Train for several processes) and Slurm (sbatch).
 
-`registry` keeps the workspace's clusters, `remote` is what the job manager calls for a job whose
-spec names one, `ray` and `slurm` talk to each engine. Nothing here imports ray at module level.
+`registry` keeps the workspace's clusters, `ray` and `slurm` talk to each engine, `submit` is the worker
+command they run. The job manager's side (submit, reconcile, cancel) is `studio.jobs.remote`; the worker
+on the cluster is `studio.jobs.remote_worker`; Ray Train ranks are `studio.train.ray_train`.
+Nothing here imports ray at module level.
 """

@@ -1,6 +1,6 @@
 """Studio jobs on a Ray cluster through the Ray Jobs API (`ray.job_submission.JobSubmissionClient`).
 
-A job is submitted as the same worker a local job runs (`python -m studio.clusters.entry`), started in
+A job is submitted as the same worker a local job runs (`python -m studio.jobs.remote_worker`), started in
 its run folder on the shared file system, with the submission id `studio-<job id>-a<attempt>`: chosen
 by the studio, so a studio that died mid-submit finds the job again instead of submitting it twice.
 Ray's states map onto the studio's (PENDING/RUNNING -> running, SUCCEEDED -> the worker's own result,

@@ -6,7 +6,7 @@ cancelled with `scancel`; elsewhere the job stops with the script's path, to cop
 
 A training run with several processes runs `srun accelerate launch` once per node, the rendezvous
 taken from Slurm's own variables (first host of SLURM_JOB_NODELIST, SLURM_NNODES, SLURM_NODEID); the
-worker command (`studio.clusters.entry`) then turns rank 0's result into the job's `exit.json`.
+worker command (`studio.jobs.remote_worker`) then turns rank 0's result into the job's `exit.json`.
 Other jobs run the worker command itself on the first node.
 """
 
@@ -94,10 +94,9 @@ def preview(cluster, spec, workspace_root: Path) -> str:
     """The script a run would get (run folder and job id shown as placeholders: nothing is created)."""
     from types import SimpleNamespace
 
-    from .remote import job_env
+    from .submit import command, job_env
 
     job = SimpleNamespace(id="JOB_ID", attempts=1, kind="train", run_dir=str(Path(workspace_root) / "runs" / "RUN"))
-    from .remote import command
 
     return script(cluster, job, command(cluster, job), job_env(cluster, workspace_root), spec)
 

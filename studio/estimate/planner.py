@@ -12,6 +12,7 @@ from .data import DataStats, data_stats, expected_batch_max, tokenizer_for
 from .hardware import Hardware, hardware_here
 from .optimizer import optimizer_bytes
 from .probe import Probe, dtypes, probe
+from .sharding import per_device, world_of
 from .units import CALIBRATION, TIGHT_AT, TOKEN_CHUNK, VOCAB_CHUNK, human, human_time, text
 
 @dataclass
@@ -144,26 +145,24 @@ def _assemble(spec, hw: Hardware, cfg: dict, plan: dict, batch: int | None = Non
     seq = seq or plan["seq"]
     ckpt = t.gradient_checkpointing if checkpointing is None else checkpointing
     optim = optimizer or t.optimizer
+    r = spec.resources
     zero = deepspeed or spec.resources.deepspeed
-    n = count or hw.count
+    strategy = deepspeed or ("ddp" if r.strategy == "auto" else r.strategy)  # the suggestion may try zero3
+    n = count or (world_of(r) if world_of(r) > 1 else hw.count)
     rows = max(1, math.ceil(batch * mem.sequences_per_row))
     p = probed or probe(cfg, spec, hw.device, rows, seq, flops=bool(hw.flops))
     scale = rows * seq / p.tokens  # the probe may have run at another batch or length
     elem = 2 if hw.device == "cuda" and t.precision != "fp32" else 4
     grads = sum(math.prod(s) * e for _n, s, e in p.trainable_tensors)
-    if zero != "none":  # DeepSpeed keeps fp32 optimizer states and fp32 master copies of 16-bit weights
+    if strategy.startswith("zero"):  # DeepSpeed keeps fp32 optimizer states and fp32 master copies of 16-bit weights
         fp32 = [(name, shape, 4) for name, shape, _e in p.trainable_tensors]
         opt = optimizer_bytes(optim, t.optim_args, fp32, t.optim_target_modules)
         opt += sum(math.prod(s) * 4 for _n, s, e in p.trainable_tensors if e < 4)
     else:
         opt = optimizer_bytes(optim, t.optim_args, p.trainable_tensors, t.optim_target_modules)
-    weights = p.weights
-    if n > 1 and zero == "zero3":
-        weights = weights // n + 2 * p.layer_weights
-    if n > 1 and zero in ("zero2", "zero3"):
-        grads, opt = grads // n, opt // n
-    elif n > 1:
-        grads *= 2  # DDP keeps its gradient buckets beside the gradients
+    # what each GPU holds under the strategy, and what offload keeps in CPU memory instead (sharding.py)
+    on_gpu, on_cpu = per_device(p.weights, grads, opt, strategy, r.offload, n, p.layer_weights)
+    weights, grads, opt = on_gpu["weights"], on_gpu["gradients"], on_gpu["optimizer"]
     saved = ((p.saved_checkpointed + p.layer_saved) if ckpt else p.saved) * scale
     small = saved * p.saved_small / max(1, p.saved)
     tokens = rows * seq
@@ -183,7 +182,8 @@ def _assemble(spec, hw: Hardware, cfg: dict, plan: dict, batch: int | None = Non
         "fits" if total <= TIGHT_AT * hw.memory else "tight" if total <= hw.memory else "too_big")
     details = {"model": spec.model.name, "params": p.total_params, "trainable": p.trainable,
                "batch": batch, "sequences": mem.sequences_per_row, "seq_len": seq, "checkpointing": ckpt,
-               "optimizer": optim, "deepspeed": zero, "devices": n, "device": hw.device,
+               "optimizer": optim, "deepspeed": zero, "strategy": strategy, "offload": r.offload,
+               "offloaded_per_rank": sum(on_cpu.values()), "devices": n, "device": hw.device,
                "flops_per_step": p.flops_step * scale * t.grad_accum, "probe": p}
     result = Estimate(parts, total, hw, verdict, [], details)
     _add_time(result, spec, plan, p, rows, ckpt)
@@ -273,7 +273,7 @@ def _suggestions(spec, hw: Hardware, cfg: dict, plan: dict, current: Estimate) -
         attempt("sug_length", {"value": max(256, t.max_length // 2)}, seq=min(plan["seq"], max(256, t.max_length // 2)))
     if "8bit" not in t.optimizer and current.parts["optimizer"] > 0.1 * current.total:
         attempt("sug_optimizer", {"value": "paged_adamw_8bit"}, optimizer="paged_adamw_8bit")
-    if hw.device == "cuda" and hw.count > 1 and spec.resources.deepspeed != "zero3":
+    if hw.device == "cuda" and hw.count > 1 and spec.resources.strategy not in ("zero3", "fsdp"):
         attempt("sug_zero3", {}, deepspeed="zero3")
     tried += _quantised_alternatives(spec, hw, cfg, plan, current)
     out = [Suggestion(k, v, e.total, e.verdict == "fits") for k, v, e in tried if e.total < current.total]

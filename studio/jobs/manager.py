@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..atomic import write_yaml
-from ..clusters import remote  # cluster hook: jobs whose spec names a cluster run there (studio/clusters)
 from ..errors import StudioError
 from ..workspace import Workspace
 from . import events, kinds, procs
+from . import remote  # cluster hook: jobs whose spec names a cluster run there (studio/clusters)
 from .secrets import drop_secrets, store_secrets
 from .specs import validated
 from .store import ACTIVE, TERMINAL, Job, JobStore, new_job_id

@@ -13,6 +13,14 @@ def run_job(ctx) -> dict:
     from .launch import launch, uses_launcher
 
     if uses_launcher(spec):  # num_gpus > 1: one process per GPU through accelerate launch
+        import os
+
+        from .launch import RAY_ENV
+
+        if os.environ.get(RAY_ENV):  # a Ray job (studio.clusters.ray): the ranks are Ray Train workers
+            from .ray_train import launch_on_ray
+
+            return launch_on_ray(spec, ctx)
         return launch(spec, ctx)
     from .runner import train
 

@@ -6,7 +6,7 @@ DeepSpeed ZeRO JSON beside it) atomically into the run folder, starts `accelerat
 and waits. The child and every rank stay in the worker's process group, so cancelling the job
 (SIGTERM to the group, then SIGKILL) reaches all of them, and a rank that stops at a step boundary
 lets the others stop too. Inside a Ray job the ranks are Ray Train workers instead
-(`studio.clusters.ray_train`); on Slurm, `srun accelerate launch` on every node (`studio.clusters.slurm`).
+(`studio.train.ray_train`, chosen in `studio.train.job`); on Slurm, `srun accelerate launch` on every node (`studio.clusters.slurm`).
 
 Every rank runs the same recipe as a single-process run (`studio.train.runner.train`), after
 `prepare_rank`: its own GPU (LOCAL_RANK), ZeRO-3's config registered before the model loads (so
@@ -39,7 +39,7 @@ DEEPSPEED_FILE = "deepspeed_config.json"
 RESULT_FILE = "launch_result.json"
 RANKS_DIR = "ranks"
 DEVICES_DIR = "devices"
-RAY_ENV = "STUDIO_ON_RAY"  # set by studio.clusters.entry: this worker runs as a Ray job
+RAY_ENV = "STUDIO_ON_RAY"  # set for a Ray job's worker: its ranks start through Ray Train (ray_train.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,10 +215,6 @@ def launch(spec, ctx) -> dict:
     files = write_configs(spec, run_dir)
     result_path = run_dir / RESULT_FILE
     result_path.unlink(missing_ok=True)
-    if os.environ.get(RAY_ENV):  # inside a Ray job: Ray Train starts the processes (studio.clusters.ray_train)
-        from ..clusters.ray_train import launch_on_ray
-
-        return launch_on_ray(spec, ctx)
     cmd = command(spec, files["accelerate"], ctx.job.id)
     p = plan(spec)
     ctx.events.log(f"launching {p.world} training process(es), {p.strategy}"
@@ -254,14 +250,44 @@ def rank_context(job_id: str, rank: int):
 
     workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
     if os.environ.get("STUDIO_RUN_DIR"):  # on a cluster (Slurm): the job comes from its run folder, not the db
-        from ..clusters.entry import job_from_folder
-
         job = job_from_folder(Path(os.environ["STUDIO_RUN_DIR"]), job_id, int(os.environ.get("STUDIO_ATTEMPT", "1")))
     else:
         job = JobStore(workspace.db_path).get(job_id)
     if job is None:
         raise StudioError(key="resources.job_not_found", job=job_id)
     return context_for(job, workspace, rank)
+
+
+def job_from_folder(run_dir: Path, job_id: str, attempt: int):
+    """The job record as far as a worker or a rank needs it, from the run folder the manager wrote
+    (`job.yaml`): on a cluster the job database belongs to the studio and is never written there."""
+    import yaml
+
+    from ..jobs.store import Job
+
+    data = yaml.safe_load((Path(run_dir) / "job.yaml").read_text(encoding="utf-8")) or {}
+    if data.get("id") != job_id:
+        raise StudioError(key="cluster.wrong_folder", folder=str(run_dir), job=job_id)
+    now = time.time()
+    return Job(id=job_id, kind=data["kind"], spec=data.get("spec") or {}, state="running", pool="cluster",
+               run_dir=str(run_dir), created_at=now, updated_at=now, started_at=now, attempts=attempt)
+
+
+def install_stop_handler(ctx) -> None:
+    """SIGTERM/SIGINT set the job's cancel flag; outside a cooperative section they stop it at once
+    (the same rule as a local job's worker, for ranks and cluster workers)."""
+    import signal
+
+    def on_term(signum, _frame):
+        first = not ctx.cancel_requested
+        ctx.cancel_requested = True
+        if first:
+            print(f"[studio] received signal {signum}: stopping", flush=True)
+        if not ctx.cooperative:
+            raise JobCancelled()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
 
 
 def context_for(job, workspace, rank: int):
@@ -406,12 +432,11 @@ def run_rank(spec, ctx, rank: int, shared_run_dir: Path) -> tuple[dict, int]:
 
 
 def rank_main(job_id: str) -> int:
-    from ..jobs.worker import _install_signal_handler
     from ..spec import build_spec
 
     rank = _rank()
     ctx = rank_context(job_id, rank)
-    _install_signal_handler(ctx)
+    install_stop_handler(ctx)
     spec = build_spec(ctx.spec, source=f"job {job_id}")
     shared = Path(ctx.job.run_dir).parents[1] if rank else Path(ctx.job.run_dir)
     return run_rank(spec, ctx, rank, shared)[1]

@@ -1,6 +1,6 @@
 """Several training processes, on one machine or many, through Ray Train's TorchTrainer.
 
-Inside a Ray job (see `ray.py`) the worker does not run `accelerate launch`: it asks Ray for
+Inside a Ray job (see `studio.clusters.ray`) the worker does not run `accelerate launch`: it asks Ray for
 `nodes × processes` workers (a GPU each, or a CPU each with gloo), and every worker runs the same rank
 code as a local launch (`studio.train.launch.run_rank`): rank 0 in the run folder, the others in
 `ranks/rank-N/`. Ray sets up torch.distributed and RANK/LOCAL_RANK/WORLD_SIZE, which the Trainer
@@ -9,7 +9,6 @@ and `distributed_placement` read, so each rank computes on its own device.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -21,13 +20,12 @@ def _loop(config: dict) -> None:
     """One Ray Train worker: a rank of the studio's training recipe."""
     import ray.train
 
-    from ..jobs.store import Job
     from ..spec import build_spec
-    from ..train.launch import context_for, run_rank
     from ..workspace import Workspace
+    from .launch import context_for, run_rank
 
     rank = ray.train.get_context().get_world_rank()
-    job = Job(**config["job"])
+    job = config["job"]  # the job record itself, pickled by Ray
     workspace = Workspace.open(config["workspace"])
     ctx = context_for(job, workspace, rank)
     spec = build_spec(job.spec, source=f"job {job.id}")
@@ -42,7 +40,7 @@ def launch_on_ray(spec, ctx) -> dict:
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from ..train.launch import RESULT_FILE, plan
+    from .launch import RESULT_FILE, plan
 
     p = plan(spec)
     run_dir = ctx.run_dir
@@ -54,7 +52,7 @@ def launch_on_ray(spec, ctx) -> dict:
     worker_resources = {"CPU": 1} if p.cpu else {"CPU": 1, "GPU": 1}
     trainer = TorchTrainer(
         _loop,
-        train_loop_config={"job": dataclasses.asdict(ctx.job), "workspace": str(ctx.workspace.root)},
+        train_loop_config={"job": ctx.job, "workspace": str(ctx.workspace.root)},
         scaling_config=ScalingConfig(num_workers=p.world, use_gpu=not p.cpu, resources_per_worker=worker_resources),
         torch_config=TorchConfig(backend="gloo" if p.cpu else "nccl"),
         run_config=RunConfig(name=ctx.job.id, storage_path=str(run_dir / "ray_results")),

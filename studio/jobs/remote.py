@@ -1,4 +1,4 @@
-"""What the job manager calls for a job that runs on a cluster (its spec names one in `resources.cluster`,
+"""What the job manager calls for a job that runs on a cluster (studio/clusters: Ray, Slurm) (its spec names one in `resources.cluster`,
 or `cluster` at the top for other job kinds): submit, reconcile, cancel.
 
 The job's handle (Ray submission id or Slurm job id) is kept in the run folder (`remote.json`, written
@@ -10,21 +10,20 @@ any point: the next reconcile asks the cluster and finds the job again.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import time
 from pathlib import Path
 
 from ..atomic import write_json, write_text
+from ..clusters import registry
+from ..clusters.submit import command, job_env
 from ..errors import StudioError
-from . import registry
+from . import events
+from .procs import LOG_NAME
+from .secrets import drop_secrets
 
 HANDLE = "remote.json"
 NEVER_SUBMITTED_S = 120.0  # a handle the cluster never heard of is given up after this
 LOG_EVERY_S = 2.0
-# environment a job takes along (paths, offline switches); secrets never: the job reads them itself
-FORWARD = ("STUDIO_WORKSPACE", "STUDIO_CACHE", "PYTHONPATH", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-           "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM", "STUDIO_LANG")
 _last_log: dict[str, float] = {}
 
 
@@ -44,23 +43,9 @@ def pool_for(spec: dict) -> str | None:
 
 
 def _backend(kind: str):
-    from . import ray, slurm
+    from ..clusters import ray, slurm
 
     return {"ray": ray, "slurm": slurm}[kind]
-
-
-def command(cluster, job) -> str:
-    """The worker command on the cluster: the job's own kind function, in its run folder."""
-    return (f"cd {shlex.quote(job.run_dir)} && {shlex.quote(cluster.interpreter)} -m studio.clusters.entry "
-            f"{shlex.quote(job.id)} {int(job.attempts)}")
-
-
-def job_env(cluster, workspace_root: Path) -> dict[str, str]:
-    env = {k: os.environ[k] for k in FORWARD if os.environ.get(k)}
-    env["STUDIO_WORKSPACE"] = str(workspace_root)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(cluster.env)
-    return env
 
 
 def read_handle(run_dir: str | Path) -> dict | None:
@@ -93,8 +78,6 @@ def spawn(manager, job) -> None:
 
 def reconcile(manager, job):
     """Make a 'running' cluster job tell the truth: ask the cluster, pull its log, apply its result."""
-    from ..jobs import events
-
     handle = read_handle(job.run_dir)
     if handle is None or handle.get("attempt") != job.attempts or not handle.get("handle"):
         if job.started_at and time.time() - job.started_at > NEVER_SUBMITTED_S:
@@ -119,8 +102,6 @@ def reconcile(manager, job):
 
 
 def _finish(manager, job, result: dict | None, state: str, detail: str) -> None:
-    from ..jobs.secrets import drop_secrets
-
     if result:
         manager.store.transition(job.id, ("running",), state=result["state"], exit_code=result.get("exit_code"),
                                  error=result.get("error"), artifacts=result.get("artifacts") or {},
@@ -139,8 +120,6 @@ def _finish(manager, job, result: dict | None, state: str, detail: str) -> None:
 
 def _pull_log(cluster, backend, handle: str, run_dir: str, force: bool = False) -> None:
     """The cluster's copy of the job's output, into the run folder's worker.log (what the studio shows)."""
-    from ..jobs.procs import LOG_NAME
-
     if not force and time.time() - _last_log.get(handle, 0.0) < LOG_EVERY_S:
         return
     _last_log[handle] = time.time()

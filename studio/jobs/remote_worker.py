@@ -1,4 +1,4 @@
-"""A studio job's worker on a cluster: `python -m studio.clusters.entry JOB_ID ATTEMPT`, in its run folder.
+"""A studio job's worker on a cluster: `python -m studio.jobs.remote_worker JOB_ID ATTEMPT`, in its run folder.
 
 The same job function a local worker runs (`studio.jobs.kinds`), with the job read from the run folder
 (`job.yaml`) instead of the job database, which belongs to the studio: the cluster never writes it.
@@ -15,42 +15,34 @@ import time
 import traceback
 from pathlib import Path
 
-import yaml
-
 from ..atomic import write_json
 from ..errors import JobCancelled, StudioError
 
 
-def job_from_folder(run_dir: Path, job_id: str, attempt: int):
-    """The job record as far as a worker needs it, from the run folder the manager wrote."""
-    from ..jobs.store import Job
-
-    data = yaml.safe_load((run_dir / "job.yaml").read_text(encoding="utf-8")) or {}
-    if data.get("id") != job_id:
-        raise StudioError(key="cluster.wrong_folder", folder=str(run_dir), job=job_id)
-    now = time.time()
-    return Job(id=job_id, kind=data["kind"], spec=data.get("spec") or {}, state="running", pool="cluster",
-               run_dir=str(run_dir), created_at=now, updated_at=now, started_at=now, attempts=attempt)
+def missing_artifacts(artifacts: dict) -> list[str]:
+    """Reported outputs that are not on disk (a job that says it succeeded must have them)."""
+    return [f"{name} ({path})" for name, path in artifacts.items()
+            if isinstance(path, str) and path.startswith("/") and not Path(path).exists()]
 
 
 def run(job_id: str, attempt: int, run_dir: Path) -> int:
-    from ..jobs import events, kinds
-    from ..jobs.context import JobContext
-    from ..jobs.secrets import read_secrets
-    from ..jobs.worker import _install_signal_handler, _missing_artifacts
+    from ..train.launch import install_stop_handler, job_from_folder
     from ..workspace import Workspace
+    from . import events, kinds
+    from .context import JobContext
+    from .secrets import read_secrets
 
     workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
     job = job_from_folder(run_dir, job_id, attempt)
     ctx = JobContext(job=job, workspace=workspace, events=events.Events(run_dir),
                      secrets=read_secrets(workspace.root, job_id))
-    _install_signal_handler(ctx)
+    install_stop_handler(ctx)
     print(f"[studio] job {job_id} ({job.kind}) attempt {attempt} started on {os.uname().nodename}, "
           f"pid {os.getpid()}", flush=True)
     state, code, error, artifacts = "failed", 1, None, {}
     try:
         artifacts = kinds.get(job.kind).function()(ctx) or {}
-        missing = _missing_artifacts(artifacts)
+        missing = missing_artifacts(artifacts)
         if ctx.cancel_requested:
             state, code, error = "cancelled", 0, "cancelled"
         elif missing:
@@ -75,16 +67,15 @@ def run(job_id: str, attempt: int, run_dir: Path) -> int:
 
 def collect(job_id: str, attempt: int, run_dir: Path, launch_code: int) -> int:
     """After `srun accelerate launch` (Slurm): rank 0's launch_result.json becomes the job's exit.json."""
-    from ..jobs import events
-    from ..jobs.worker import _missing_artifacts
     from ..train.launch import RESULT_FILE
+    from . import events
 
     try:
         result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         result = {}
     artifacts = result.get("artifacts") or {}
-    missing = _missing_artifacts(artifacts)
+    missing = missing_artifacts(artifacts)
     if result.get("cancelled"):
         state, error = "cancelled", "cancelled"
     elif result.get("error"):
@@ -105,7 +96,7 @@ def collect(job_id: str, attempt: int, run_dir: Path, launch_code: int) -> int:
 def main() -> None:
     args = sys.argv[1:]
     if len(args) not in (2, 4) or not args[1].isdigit() or (len(args) == 4 and args[2] != "--collect"):
-        print("usage: python -m studio.clusters.entry JOB_ID ATTEMPT [--collect LAUNCH_EXIT_CODE] "
+        print("usage: python -m studio.jobs.remote_worker JOB_ID ATTEMPT [--collect LAUNCH_EXIT_CODE] "
               "(in the job's run folder)", file=sys.stderr)
         sys.exit(2)
     import logging

@@ -17,6 +17,12 @@ from __future__ import annotations
 GATHERED_LAYERS = 2  # ZeRO-3 / FSDP hold about two layers whole at a time (the one computing, one prefetched)
 
 
+def world_of(resources) -> int:
+    """Training processes in all: per machine (processes, else one per picked GPU, else num_gpus) × nodes."""
+    picked = [d for d in str(resources.devices or "").replace(" ", "").split(",") if d]
+    return (resources.processes or len(picked) or resources.num_gpus) * resources.nodes
+
+
 def per_device(weights: int, gradients: int, optimizer: int, strategy: str, offload: str, world: int,
                layer_weights: int) -> tuple[dict[str, int], dict[str, int]]:
     """(bytes on each GPU, bytes each rank keeps in CPU memory instead) for weights/gradients/optimizer."""
