@@ -7,6 +7,7 @@ with a payload that would create a file if it were ever unpickled.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import pytest
@@ -63,6 +64,18 @@ def test_check_refuses_pickles_in_one_sentence_en_and_zh(pickled_adapter):
     assert "adapter_model.bin" in info.value.one_line() and "weights_only" not in info.value.one_line()
     assert "pickle" in info.value.one_line("zh") and "适配器" in info.value.one_line("zh")
     assert check_adapter(folder, allow_pickle=True) == folder  # the user's opt-in for this path
+    assert not marker.exists()
+
+
+def test_user_allows_pickles_for_a_folder_only(pickled_adapter, monkeypatch, tmp_path):
+    folder, marker = pickled_adapter
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.setenv("STUDIO_ALLOW_PICKLE", str(other))
+    with pytest.raises(StudioError):
+        check_adapter(folder)  # allowing another folder allows nothing here
+    monkeypatch.setenv("STUDIO_ALLOW_PICKLE", f"{other}{os.pathsep}{folder.parent}")
+    assert check_adapter(folder) == folder  # a parent folder the user listed
     assert not marker.exists()
 
 

@@ -8,9 +8,12 @@ weights are only pickles is refused in one plain sentence unless the user allowe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import StudioError
+
+ALLOW_ENV = "STUDIO_ALLOW_PICKLE"  # folders (os.pathsep-separated) whose pickle weights the user trusts
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # files a training checkpoint keeps next to its weights; no adapter loader reads them
@@ -25,11 +28,26 @@ def pickle_weights(folder: str | Path) -> list[str]:
                   and not p.name.startswith("rng_state"))
 
 
+def allowed_by_user(path: Path) -> bool:
+    """Whether the user allowed pickles for `path`: it lies in a folder listed in $STUDIO_ALLOW_PICKLE.
+
+    The permission lives with the user (the environment the studio or CLI was started with), never in
+    a file inside the adapter's own folder, which whoever sent the adapter could have written.
+    """
+    resolved = path.resolve()
+    for entry in filter(None, os.environ.get(ALLOW_ENV, "").split(os.pathsep)):
+        root = Path(entry).expanduser().resolve()
+        if resolved == root or root in resolved.parents:
+            return True
+    return False
+
+
 def check_adapter(folder: str | Path, allow_pickle: bool = False) -> Path:
     """Refuse an adapter folder whose weights are pickles (unless allowed); returns the folder.
 
     Loaders prefer `*.safetensors` when a folder has both, so only a folder without safetensors
-    weights and with pickle weights is refused.
+    weights and with pickle weights is refused. Allowed: `allow_pickle=True` from a spec the user
+    wrote, or a folder under one listed in $STUDIO_ALLOW_PICKLE.
     """
     path = Path(folder).expanduser()
     if not path.is_dir():
@@ -37,6 +55,6 @@ def check_adapter(folder: str | Path, allow_pickle: bool = False) -> Path:
     if any(p.suffix == ".safetensors" for p in path.iterdir()):
         return path
     pickles = pickle_weights(path)
-    if pickles and not allow_pickle:
+    if pickles and not (allow_pickle or allowed_by_user(path)):
         raise StudioError(key="security.pickle_adapter", path=str(path), files=", ".join(pickles[:3]))
     return path
