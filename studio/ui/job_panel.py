@@ -63,7 +63,8 @@ def is_active(job) -> bool:
 
 
 def jobs_of(studio, kinds) -> list:
-    return [j for j in studio.manager.list(limit=100) if j.kind in kinds]
+    """Jobs of these kinds from the shared snapshot: every open panel's tick shares one read per second."""
+    return [j for j in studio.manager.snapshot(max_age=1.0).jobs if j.kind in kinds][:100]
 
 
 def choices_of(studio, kinds) -> list[tuple[str, str]]:
@@ -73,7 +74,10 @@ def choices_of(studio, kinds) -> list[tuple[str, str]]:
 def _get(studio, job_id):
     if not job_id:
         return None
-    try:
+    job = studio.manager.snapshot(max_age=1.0).find(job_id)
+    if job is not None:
+        return job
+    try:  # submitted after the snapshot was taken
         return studio.manager.get(job_id)
     except StudioError:
         return None
@@ -118,7 +122,7 @@ def pending_probe(studio, job):
     """The queued or running before/after probe job of a finished training run (None if none)."""
     if job.state != "succeeded":
         return None
-    for other in studio.manager.list(limit=50, kind="probe"):
+    for other in studio.manager.snapshot(max_age=1.0).of_kind("probe"):
         if other.state in ACTIVE and other.spec.get("run_dir") == job.run_dir:
             return other
     return None

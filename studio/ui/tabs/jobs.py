@@ -30,7 +30,7 @@ def headers(t) -> list[str]:
 def jobs_frame(studio, jobs=None) -> pd.DataFrame:
     """One row per job (id first: a click on a row picks its job), headers in the reader's language."""
     rows = []
-    for j in studio.manager.list(limit=200) if jobs is None else jobs:
+    for j in studio.manager.snapshot(max_age=1.0).jobs if jobs is None else jobs:
         frac = read_progress(j.run_dir).get("fraction")
         rows.append([j.id, j.kind, studio.t("state." + j.state), j.title,
                      time.strftime("%m-%d %H:%M:%S", time.localtime(j.created_at)),
@@ -39,8 +39,10 @@ def jobs_frame(studio, jobs=None) -> pd.DataFrame:
 
 
 def overview(studio) -> tuple:
-    """(table, timeline HTML, timer update): the timer runs only while a job is queued or running."""
-    jobs = studio.manager.list(limit=200)
+    """(table, timeline HTML, timer update): the timer runs only while a job is queued or running.
+
+    Read from the shared snapshot, so fifty open Jobs pages cost one reconciled read per second."""
+    jobs = studio.manager.snapshot(max_age=1.0).jobs
     active = any(j.state in ACTIVE for j in jobs)
     return jobs_frame(studio, jobs), charts.timeline_html(charts.timeline_frame(jobs), studio.t), \
         gr.update(active=active)
