@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import tiny_spec, train_inline
+
 from studio.spec import build_spec
 from studio.train import args as train_args
 
@@ -35,9 +35,9 @@ def test_padding_free_gives_the_loss_of_padded_batches(workspace, identity_data,
 
 def test_padding_free_batches_carry_no_pad_and_restart_positions(tiny_model):
     """The collator trl builds for the decision: one row of tokens, positions restart at every example."""
+    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
-    from datasets import Dataset
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "hi " * n}],
