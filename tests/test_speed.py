@@ -8,6 +8,7 @@ rows apart, other stages). Speed itself is measured in bench/train_speed.py, nev
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import tiny_spec, train_inline
@@ -79,3 +80,44 @@ def test_rows_longer_than_max_length_keep_padded_batches(workspace, identity_dat
     run_dir, _ = train_inline(workspace, tiny_spec(identity_data, max_length=40, max_steps=1, save_steps=100))
     assert "padding-free batches" not in capsys.readouterr().out
     assert json.loads((run_dir / "data_report.json").read_text())["truncated_rows"]
+
+
+# ------------------------------------------------------------- bf16 frozen base on CPUs with native bf16
+
+@pytest.mark.parametrize("bf16_cpu, precision, method, want", [
+    (True, "auto", "lora", ("bfloat16", "bfloat16")),   # frozen base in bf16, the step computes in bf16
+    (True, "bf16", "lora", ("bfloat16", "bfloat16")),
+    (True, "fp32", "lora", ("float32", "float32")),     # asked for fp32: fp32 weights
+    (False, "auto", "lora", ("float32", "float32")),    # no native bf16 on this CPU: nothing changes
+    (True, "auto", "full", ("float32", "bfloat16")),    # the base is what trains: fp32 master weights
+])
+def test_cpu_weights_follow_native_bf16(monkeypatch, bf16_cpu, precision, method, want):
+    from studio.train import precision as prec
+
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: bf16_cpu)
+    raw = tiny_spec("", precision=precision)
+    raw.update(method=method, method_args={})
+    assert prec.plan(build_spec(raw), "cpu") == want
+
+
+def test_bf16_base_trains_fp32_adapters_and_saves_them_fp32(workspace, identity_data, tiny_model, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    from studio import methods
+    from studio.models import TINY, resolve
+    from studio.models.loading import load_model, upcast_trainable
+    from studio.train import precision as prec
+
+    spec = build_spec(tiny_spec(identity_data))
+    model = methods.REGISTRY.get("lora").wrap(load_model(resolve(TINY), "bfloat16"), spec.method_config())
+    upcast_trainable(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)
+    assert all(p.dtype == torch.bfloat16 for p in frozen)
+
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)  # the run takes the bf16-base path on any CPU
+    _, artifacts = train_inline(workspace, tiny_spec(identity_data, max_steps=2, save_steps=100))
+    saved = load_file(str(next(Path(artifacts["adapter"]).glob("*.safetensors"))))
+    assert saved and all(t.dtype == torch.float32 for t in saved.values())
