@@ -47,7 +47,7 @@ PEERS = ("lf-default", "lf-fast", "trl")
 
 
 def _run(cmd: list[str], env: dict | None = None, what: str = "") -> subprocess.CompletedProcess:
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{what} run failed ({' '.join(cmd[:3])} ...):\n{out.stderr[-3000:]}")
     return out
@@ -62,7 +62,7 @@ def run_trl(model_dir: Path, steps: int, tmp: Path) -> dict:
 def run_studio(steps: int, tmp: Path, extra: list[str]) -> dict:
     env = dict(os.environ, STUDIO_WORKSPACE=str(tmp / "ws"), **OFFLINE)
     cmd = [sys.executable, "-m", "studio", "train", "--preset", "cpu-lora-sft", "--data", str(DATA),
-           "--set", f"max_steps={steps}", "--set", "save_steps=1000"] + sum((["--set", e] for e in extra), [])
+           "--set", f"max_steps={steps}", "--set", "save_steps=1000"] + [a for e in extra for a in ("--set", e)]
     out = _run(cmd, env, "studio")
     run_dir = Path(out.stdout.strip().splitlines()[0])
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -103,6 +103,20 @@ def ensure_head_trainable(model: Any, method_name: str) -> Any:
     return model
 
 
+def upcast_trainable(model: Any) -> int:
+    """Trainable parameters in fp32 over a 16-bit frozen base (mixed precision): the optimizer's updates to
+    an adapter are far below what bf16 can represent. peft does this for its own adapters; a reward model's
+    new score head or a hand-written method's tensors get it here. Returns how many tensors it cast."""
+    import torch
+
+    cast = 0
+    for p in model.parameters():
+        if p.requires_grad and p.dtype in (torch.bfloat16, torch.float16):
+            p.data = p.data.float()
+            cast += 1
+    return cast
+
+
 def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_remote_code: bool = False,
                allow_pickle: bool = False, kind: str = "causal_lm", **extra: Any):
     auto_class = _auto_class(kind)

@@ -15,9 +15,11 @@ def build_trainer(ctx: TrainContext):
     from trl import SFTConfig, SFTTrainer
 
     cfg: SFTOptions = ctx.spec.stage_config()
+    padding_free = ctx.extras.get("padding_free", False)  # decided by train.args.padding_free: every row fits
     args = SFTConfig(
         **ctx.training_args,
-        max_length=ctx.spec.training.max_length,
+        max_length=None if padding_free else ctx.spec.training.max_length,
+        padding_free=padding_free,
         packing=ctx.spec.training.packing,
         completion_only_loss=cfg.completion_only_loss,
         dataset_num_proc=None,

@@ -31,6 +31,22 @@ def length_report(dataset, target: str, tokenizer, max_length: int) -> dict:
             "mean_tokens": sum(lengths) / max(1, len(lengths)), "truncated_rows": long_rows}
 
 
+def speed_extras(spec, stage_name: str, model, data, target: str, tokenizer, report: dict, events) -> dict:
+    """TrainContext extras that make the step faster without changing what it computes (train.args)."""
+    from .args import padding_free
+
+    longest = report.get("max_tokens", 0)
+    if data.eval is not None and longest:  # eval rows are not cut either in padding-free mode
+        longest = max(longest, length_report(data.eval, target, tokenizer, spec.training.max_length)["max_tokens"])
+    attention = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False):
+        return {}  # virtual tokens are prepended to every row of a padded batch
+    if not padding_free(spec, stage_name, attention, longest):
+        return {}
+    events.log(f"padding-free batches: rows laid end to end, no pad tokens ({attention} attention keeps them apart)")
+    return {"padding_free": True}
+
+
 def _trim_metrics(run_dir: Path, step: int) -> None:
     """On resume, drop metric rows logged after the checkpoint so the curve has no duplicate steps."""
     path = run_dir / "metrics.jsonl"
@@ -42,7 +58,7 @@ def train(spec: RunSpec, ctx) -> dict:
     from .. import methods, stages
     from ..data.prepare import prepare
     from ..models import resolve
-    from ..models.loading import ensure_head_trainable, load_model, load_tokenizer, pick_device
+    from ..models.loading import ensure_head_trainable, load_model, load_tokenizer, pick_device, upcast_trainable
     from ..stages import TrainContext
     from transformers import set_seed
     from .args import training_args
@@ -92,6 +108,7 @@ def train(spec: RunSpec, ctx) -> dict:
     model = kernels.apply_liger(model, spec, device, events.log)
     model = method.wrap(model, spec.method_config())
     model = ensure_head_trainable(model, method.name)  # a reward model's new score head must train
+    upcast_trainable(model)  # a bf16 frozen base (train.precision) trains fp32 adapters
     params = count_parameters(model)
     write_json(run_dir / "params.json", params)
     events.log(f"trainable parameters: {params['trainable']:,} of {params['total']:,}")
@@ -102,7 +119,9 @@ def train(spec: RunSpec, ctx) -> dict:
                         eval_dataset=data.eval,
                         training_args=training_args(spec, checkpoint_dir, device, data.eval is not None),
                         callbacks=[JobCallback(ctx, checkpoint_dir)], run_dir=run_dir, device=device,
-                        model_ref=ref, job=ctx, workspace_root=ctx.workspace.root)
+                        model_ref=ref, job=ctx, workspace_root=ctx.workspace.root,
+                        extras=speed_extras(spec, stage.name, model, data, stage.data_target, tokenizer, report,
+                                            events))
     trainer = stage.build_trainer(tctx)
     method.before_train(trainer, spec.method_config(), run_dir)  # e.g. a LoRA+ optimizer, sparse masks
     resume = latest_complete(checkpoint_dir)

@@ -1,0 +1,123 @@
+"""Issue 10, speed: the optimisations the studio applies by default compute the same training.
+
+Padding-free SFT batches give the same loss as padded batches on the same rows; the decision is off
+wherever it would be wrong (rows cut at max_length, packing, prompt learning, attention that cannot keep
+rows apart, other stages). Speed itself is measured in bench/train_speed.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import tiny_spec, train_inline
+
+from studio.spec import build_spec
+from studio.train import args as train_args
+
+
+def _losses(run_dir) -> list[float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [r["loss"] for r in rows if "loss" in r]
+
+
+def test_padding_free_gives_the_loss_of_padded_batches(workspace, identity_data, tiny_model, monkeypatch, capsys):
+    spec = tiny_spec(identity_data, precision="fp32", max_steps=4, save_steps=100)
+    free_dir, _ = train_inline(workspace, spec, "free")
+    assert "padding-free batches" in capsys.readouterr().out  # the run's log says so
+    monkeypatch.setattr(train_args, "padding_free", lambda *a, **k: False)
+    padded_dir, _ = train_inline(workspace, spec, "padded")
+    assert "padding-free batches" not in capsys.readouterr().out
+    free, padded = _losses(free_dir), _losses(padded_dir)
+    assert len(free) == len(padded) >= 4
+    assert free == pytest.approx(padded, rel=1e-4, abs=1e-5)  # same rows, same steps, same numbers
+
+
+def test_padding_free_batches_carry_no_pad_and_restart_positions(tiny_model):
+    """The collator trl builds for the decision: one row of tokens, positions restart at every example."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "hi " * n}],
+                               "completion": [{"role": "assistant", "content": "ok"}]} for n in (1, 5, 9)])
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    cfg = SFTConfig(output_dir="/tmp/unused-speed-test", padding_free=True, max_length=None, report_to="none",
+                    use_cpu=True, per_device_train_batch_size=3)
+    trainer = SFTTrainer(model=model, args=cfg, train_dataset=rows, processing_class=tok)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1
+    lengths = [len(trainer.train_dataset[i]["input_ids"]) for i in range(3)]
+    assert batch["input_ids"].shape[1] == sum(lengths)  # no pad token anywhere
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
+    assert starts == [0, lengths[0], lengths[0] + lengths[1]]
+
+
+def _spec(**training):
+    raw = tiny_spec("", **training)
+    return build_spec(raw)
+
+
+@pytest.mark.parametrize("stage, attention, longest, training, want", [
+    ("sft", "sdpa", 60, {}, True),
+    ("sft", "eager", 60, {}, True),
+    ("sft", "flash_attention_2", 120, {"batch_size": 64}, True),  # varlen: no mask over the whole batch
+    ("sft", "sdpa", 129, {}, False),                   # a row longer than max_length=128 must still be cut
+    ("sft", "sdpa", 0, {}, False),                     # no length report
+    ("sft", "sdpa", 60, {"packing": True}, False),     # packing brings its own padding-free collation
+    ("sft", "sdpa", 60, {"batch_size": 1}, False),     # nothing to save
+    ("sft", "sdpa", 120, {"batch_size": 64}, False),   # one masked sequence of 7680 tokens: attention would grow
+    ("sft", "some_kernel", 60, {}, False),             # an attention we do not know keeps rows apart
+    ("dpo", "sdpa", 60, {}, False),
+])
+def test_padding_free_decision(stage, attention, longest, training, want):
+    assert train_args.padding_free(_spec(**training), stage, attention, longest) is want
+
+
+def test_rows_longer_than_max_length_keep_padded_batches(workspace, identity_data, tiny_model, capsys):
+    run_dir, _ = train_inline(workspace, tiny_spec(identity_data, max_length=40, max_steps=1, save_steps=100))
+    assert "padding-free batches" not in capsys.readouterr().out
+    assert json.loads((run_dir / "data_report.json").read_text())["truncated_rows"]
+
+
+# ------------------------------------------------------------- bf16 frozen base on CPUs with native bf16
+
+@pytest.mark.parametrize("bf16_cpu, precision, method, want", [
+    (True, "auto", "lora", ("bfloat16", "bfloat16")),   # frozen base in bf16, the step computes in bf16
+    (True, "bf16", "lora", ("bfloat16", "bfloat16")),
+    (True, "fp32", "lora", ("float32", "float32")),     # asked for fp32: fp32 weights
+    (False, "auto", "lora", ("float32", "float32")),    # no native bf16 on this CPU: nothing changes
+    (True, "auto", "full", ("float32", "bfloat16")),    # the base is what trains: fp32 master weights
+])
+def test_cpu_weights_follow_native_bf16(monkeypatch, bf16_cpu, precision, method, want):
+    from studio.train import precision as prec
+
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: bf16_cpu)
+    raw = tiny_spec("", precision=precision)
+    raw.update(method=method, method_args={})
+    assert prec.plan(build_spec(raw), "cpu") == want
+
+
+def test_bf16_base_trains_fp32_adapters_and_saves_them_fp32(workspace, identity_data, tiny_model, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    from studio import methods
+    from studio.models import TINY, resolve
+    from studio.models.loading import load_model, upcast_trainable
+    from studio.train import precision as prec
+
+    spec = build_spec(tiny_spec(identity_data))
+    model = methods.REGISTRY.get("lora").wrap(load_model(resolve(TINY), "bfloat16"), spec.method_config())
+    upcast_trainable(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)
+    assert all(p.dtype == torch.bfloat16 for p in frozen)
+
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)  # the run takes the bf16-base path on any CPU
+    _, artifacts = train_inline(workspace, tiny_spec(identity_data, max_steps=2, save_steps=100))
+    saved = load_file(str(next(Path(artifacts["adapter"]).glob("*.safetensors"))))
+    assert saved and all(t.dtype == torch.float32 for t in saved.values())
