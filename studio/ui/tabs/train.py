@@ -13,6 +13,7 @@ from ...spec import build_spec
 from .. import choices, estimate_panel
 from ..context import bind
 from ..job_panel import JobPanel
+from ..panels import resources as resources_panel
 from ..spec_editor import METHOD_CHANNEL, PRESET_CHANNEL, RunEditor, join
 
 
@@ -31,6 +32,8 @@ def build(studio) -> None:
                 preview = gr.Button(t("train.preview"), elem_id="preview-spec")
             message = gr.Markdown(elem_id="train-message")
             estimate_panel.build(studio, inputs, bind(raw_spec, editor))
+            form = editor.resources_form  # where it runs: this machine or a cluster (panels/resources.py)
+            resources_panel.build(studio, target=form.components[form.names.index("cluster")])
             with gr.Accordion(t("train.yaml"), open=False):
                 yaml_box = gr.Code(language="yaml", interactive=False, elem_id="spec-yaml")
         with gr.Column(scale=3):
