@@ -23,6 +23,7 @@ from .. import choices
 from ..context import bind
 from ..forms import ConfigForm
 from ..job_panel import JobPanel
+from ..panels import lmeval
 
 MAX_PANES = 4
 
@@ -68,6 +69,7 @@ def build(studio) -> None:
             _side_by_side(studio, t)
         with gr.Tab(t("chat.eval_tab"), id="chat-eval"):
             _evaluation(studio, t)
+            lmeval.build(studio)  # standard benchmarks (lm-evaluation-harness), base and tuned side by side
 
 
 # ---------------------------------------------------------------------------------------------- side by side
