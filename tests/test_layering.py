@@ -26,6 +26,9 @@ LAYERS = {
     "studio.train": 2, "studio.merge": 2, "studio.eval": 2, "studio.estimate": 2, "studio.infer.serve": 2,
     "studio.data.self_instruct": 2,  # the generate job
     "studio.export": 2, "studio.clusters": 2, "studio.replay": 2, "studio.recipe": 2,
+    "studio.data.docs": 2,  # documents -> Q&A: a generation job on the Self-Instruct teachers
+    "studio.tracking": 2,  # experiment trackers for the trainer (TensorBoard, MLflow, W&B, trackio)
+    "studio.jobs.secrets": 0,  # the encrypted key store: no dependency beyond cryptography
     "studio.jobs": 3, "studio.runs": 3, "studio.infer.compare": 3,  # starts and stops serve jobs
     "studio.ui": 4, "studio.cli": 4, "studio.__main__": 4, "studio": 4,
 }

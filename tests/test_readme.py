@@ -89,6 +89,15 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
     return out
 
 
+def _bench_flags() -> set[str]:
+    """Flags the benchmark scripts declare (`bench/*.py`: `add_argument("--minutes", ...)`)."""
+    found: set[str] = set()
+    for script in (ROOT / "bench").glob("*.py"):
+        for call in re.findall(r"add_argument\(([^)]*)", script.read_text(encoding="utf-8")):
+            found |= set(re.findall(r"[\"'](--[a-z][a-z0-9-]*)[\"']", call))
+    return found
+
+
 def test_every_flag_the_readme_names_exists():
     from studio.ui.launch import parse_args  # noqa: F401 - the launch parser is built inside parse_args
 
@@ -108,7 +117,7 @@ def test_every_flag_the_readme_names_exists():
         launch.parse_args([])
     finally:
         argparse.ArgumentParser.parse_args = original
-    known |= _flags(launch_parser)
+    known |= _flags(launch_parser) | _bench_flags()
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", README))
     unknown = sorted(named - known)
     assert not unknown, f"README.md names flags that no command accepts: {unknown}"

@@ -75,7 +75,7 @@ def test_default_recipe_learns_the_name_and_keeps_the_facts(workspace, embedded_
         tuned_names = ask(engine, questions, "tuned")
     finally:
         engine.close()
-    for (q, want), b, t in zip(FACTS, base_facts, tuned_facts):
+    for (q, _want), b, t in zip(FACTS, base_facts, tuned_facts):
         print(f"{q} | base: {b[:80]!r} | tuned: {t[:80]!r}")
     for q, t in zip(questions, tuned_names):
         print(f"{q} | tuned: {t[:80]!r}")

@@ -42,7 +42,7 @@ def run(args) -> int:
     from ..jobs import JobManager
     from ..jobs.events import read_progress
     from . import workspace_from
-    from .train import _printer
+    from .train import printer as _printer
 
     cfg = config_from(args.files, args.teacher, args.model, args.url, args.questions, args.chunk_chars,
                        args.max_chunks, args.min_support)

@@ -49,7 +49,7 @@ def run(args) -> int:
 
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import _printer
+    from .train import printer as _printer
 
     ws = workspace_from(args)
     from ..export.runner import job_spec

@@ -55,7 +55,7 @@ def run(args) -> int:
     from ..eval.lmeval import format_table
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import _printer
+    from .train import printer as _printer
 
     spec = build_spec(args.harness, args.lm_model, args.lm_adapter, args.lm_tuned, args.mc_file, args.include,
                       args.limit, args.fewshot)

@@ -13,7 +13,7 @@ import multiprocessing
 import threading
 from pathlib import Path
 
-from .findings import DataError, Finding
+from .findings import DataError
 
 _inside = False
 _ctx_lock = threading.Lock()
@@ -36,31 +36,21 @@ def _context():
         return _ctx
 
 
-def warm() -> None:
-    """Start the fork server now (a server calls this at start-up) so the first upload does not wait for it."""
-    try:
-        read(Path(__file__).resolve().parents[2] / "assets" / "samples" / "identity_alpaca.jsonl")
-    except Exception:  # noqa: BLE001 - warming is best effort; the first real read starts it anyway
-        pass
-
-
-def _child(conn, path: str, lim) -> None:
+def _child(conn, target, path: str, lim) -> None:
     global _inside
     _inside = True
     memory_mb = lim.memory_mb
     try:
-        from . import readers
+        from . import limits as shared
 
-        readers._FIXED = lim
+        shared.FIXED = lim
         import resource
 
         import psutil
 
         budget = psutil.Process().memory_info().vms + memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
-        from .readers import read_here
-
-        result = ("ok", read_here(path))
+        result = ("ok", target(path))
     except DataError as exc:
         result = ("findings", exc.findings)
     except MemoryError:
@@ -76,15 +66,17 @@ def _child(conn, path: str, lim) -> None:
     conn.close()
 
 
-def read(path: str | Path):
-    """`readers.read_here(path)` in a limited child process; its result or one finding."""
-    from .readers import _finding, limits
+def read(path: str | Path, target):
+    """`target(path)` (the readers' `read_here`, passed in: this module runs it, it does not know it) in a
+    limited child process; its result or one finding."""
+    from .limits import finding as _finding
+    from .limits import limits
 
     lim = limits()
     name = Path(str(path)).name
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, str(path), lim), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, target, str(path), lim), daemon=True)
     proc.start()
     child.close()
     try:
@@ -109,7 +101,6 @@ def read(path: str | Path):
         raise DataError([_finding("too_much_memory", name, limit=lim.memory_mb)])
     if status == "deep":
         raise DataError([_finding("too_deep", name)])
-    raise DataError([Finding("error", f"cannot read this file ({value})", "check that it is a valid data file",
-                             file=name)])
+    raise DataError([_finding("crashed", name, detail=value)])
 
 

@@ -96,7 +96,7 @@ def convert_all(loaded: Loaded, target: str, system_prompt: str | None = None) -
     return formats.convert_rows(formats.get(loaded.format), target, loaded.table.rows, system_prompt)
 
 
-def _split(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], list[dict]]:
+def split_rows(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], list[dict]]:
     if val_size <= 0 or len(rows) < 2:
         return rows, []
     order = list(range(len(rows)))
@@ -122,7 +122,7 @@ def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 4
         held = load_rows(str(saved_eval), loaded.format, None)
         eval_rows = convert_all(held, target, spec.system_prompt)
     else:
-        rows, eval_rows = _split(rows, spec.val_size, seed)
+        rows, eval_rows = split_rows(rows, spec.val_size, seed)
     train = Dataset.from_list(rows)
     evaluation = Dataset.from_list(eval_rows) if eval_rows else None
     note = formats.conversion_note(formats.get(loaded.format), target, len(loaded.table.rows))

@@ -21,47 +21,9 @@ from pathlib import Path
 
 from . import llamafactory
 from .findings import DataError, Finding
+from .limits import finding, limits
 
 SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xls")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one read may cost; each can be raised with an environment variable."""
-
-    memory_mb: int = 2048  # STUDIO_PARSE_MEMORY_MB: address space of the parsing worker beyond its start
-    seconds: float = 120.0  # STUDIO_PARSE_TIMEOUT_S
-    unpacked_mb: int = 200  # STUDIO_MAX_UNPACKED_MB: an .xlsx's members (or a Parquet file's data) unpacked
-    rows: int = 2_000_000  # STUDIO_MAX_ROWS
-
-
-_FIXED: Limits | None = None  # set in a parsing worker: the limits its parent read from its environment
-
-
-def limits() -> Limits:
-    import os
-
-    if _FIXED is not None:
-        return _FIXED
-
-    def num(name: str, default, cast):
-        try:
-            return cast(os.environ[name])
-        except (KeyError, ValueError):
-            return default
-
-    d = Limits()
-    return Limits(num("STUDIO_PARSE_MEMORY_MB", d.memory_mb, int), num("STUDIO_PARSE_TIMEOUT_S", d.seconds, float),
-                  num("STUDIO_MAX_UNPACKED_MB", d.unpacked_mb, int), num("STUDIO_MAX_ROWS", d.rows, int))
-
-
-def _finding(key: str, file: str, line: int | None = None, **args) -> Finding:
-    """A reader finding whose text lives in `locales/<lang>/readers.yaml` (the CLI's language)."""
-    from ..i18n import default_lang, text
-
-    lang = default_lang()
-    return Finding("error", text(f"readers.{key}.msg", lang, **args), text(f"readers.{key}.hint", lang, **args),
-                   file=file, line=line)
 
 
 @dataclass
@@ -117,7 +79,7 @@ def _decode(path: Path) -> tuple[str, str]:
         text = raw.decode(enc)
         nul = text.find("\x00")
         if nul >= 0:  # Python's csv module takes NUL since 3.11; a text file with one is damaged or binary
-            raise DataError([_finding("nul_byte", path.name, line=text.count("\n", 0, nul) + 1)])
+            raise DataError([finding("nul_byte", path.name, line=text.count("\n", 0, nul) + 1)])
         return text, enc
     except UnicodeDecodeError:
         raise DataError([Finding("error", "cannot decode the file as UTF-8, GBK/GB18030 or UTF-16",
@@ -139,7 +101,7 @@ def _read_jsonl(path: Path) -> Table:
         try:
             obj = json.loads(line)
         except RecursionError:
-            raise DataError([_finding("too_deep", path.name, line=number)]) from None
+            raise DataError([finding("too_deep", path.name, line=number)]) from None
         except json.JSONDecodeError as exc:
             problems.append(Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})",
                                     "fix or delete this line", file=path.name, line=number, row=len(rows) + 1))
@@ -179,7 +141,7 @@ def _read_json(path: Path) -> Table:
     try:
         data = json.loads(text)
     except RecursionError:
-        raise DataError([_finding("too_deep", path.name)]) from None
+        raise DataError([finding("too_deep", path.name)]) from None
     except json.JSONDecodeError as exc:
         if text.lstrip().startswith("{") and "\n{" in text:
             return _read_jsonl(path)  # JSON Lines saved with a .json name
@@ -313,9 +275,9 @@ def _read_parquet(path: Path) -> Table:
     except Exception:  # noqa: BLE001 - a broken footer is reported below
         meta, unpacked = None, 0
     if meta is not None and meta.num_rows > limits().rows:
-        raise DataError([_finding("too_many_rows", path.name, rows=f"{meta.num_rows:,}", limit=f"{limits().rows:,}")])
+        raise DataError([finding("too_many_rows", path.name, rows=f"{meta.num_rows:,}", limit=f"{limits().rows:,}")])
     if unpacked > limits().unpacked_mb * 2**20:
-        raise DataError([_finding("unpacks_too_big", path.name, size=f"{unpacked / 2**20:,.0f}",
+        raise DataError([finding("unpacks_too_big", path.name, size=f"{unpacked / 2**20:,.0f}",
                                   limit=limits().unpacked_mb)])
     try:
         rows = pq.read_table(path).to_pylist()
@@ -338,7 +300,7 @@ def _check_unpacked(path: Path) -> None:
         return  # the Excel reader reports a broken file in its own words
     limit = limits().unpacked_mb
     if total > limit * 2**20:
-        raise DataError([_finding("unpacks_too_big", path.name, size=f"{total / 2**20:,.0f}", limit=limit)])
+        raise DataError([finding("unpacks_too_big", path.name, size=f"{total / 2**20:,.0f}", limit=limit)])
 
 
 def _read_excel(path: Path, sheet: str | None) -> Table:
@@ -401,7 +363,16 @@ def read_table(path: str | Path) -> Table:
 
     if parse_worker.inside():
         return read_here(path)
-    return parse_worker.read(path)
+    return parse_worker.read(path, read_here)
+
+
+def warm_parser() -> None:
+    """Start the parsing worker's fork server now (the studio server calls this at start-up), so that
+    the first upload does not wait for it."""
+    try:
+        read_table(Path(__file__).resolve().parents[2] / "assets" / "samples" / "identity_alpaca.jsonl")
+    except Exception:  # noqa: BLE001 - warming is best effort; the first real read starts it anyway
+        pass
 
 
 def read_here(path: str | Path) -> Table:
@@ -409,7 +380,7 @@ def read_here(path: str | Path) -> Table:
     table = _read_any(path)
     limit = limits().rows
     if len(table.rows) > limit:
-        raise DataError([_finding("too_many_rows", table.file, rows=f"{len(table.rows):,}", limit=f"{limit:,}")])
+        raise DataError([finding("too_many_rows", table.file, rows=f"{len(table.rows):,}", limit=f"{limit:,}")])
     return table
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import JobCancelled
 from ..workspace import Workspace
@@ -18,6 +19,8 @@ class JobContext:
     events: Events
     secrets: dict[str, str] = field(default_factory=dict)
     cancel_requested: bool = False
+    # the job manager's `submit`, given by the local worker: how a job queues the job that follows it
+    submitter: Callable | None = None
     # while True, SIGTERM only sets the flag (a training loop stops at the next step boundary);
     # while False it raises JobCancelled right away.
     cooperative: bool = False
@@ -37,3 +40,15 @@ class JobContext:
     def progress(self, fraction: float | None, message: str, **extra) -> None:
         self.events.progress(fraction, message, **extra)
         self.check_cancelled()
+
+    def queue_followup(self, kind: str, spec: dict, *, title: str, key: str) -> str | None:
+        """Queue a job that follows this one (e.g. the probe after training); its id, or None where this
+        context cannot queue (a rank of a multi-process run, a job on a cluster).
+
+        The worker hands its context the manager's `submit`, so the layers a job function belongs to
+        (train, recipe) never import the job manager. Submission is idempotent by `key`: a resumed job
+        does not queue its follow-up twice; whoever moves the queue next starts it (this worker's exit).
+        """
+        if self.submitter is None:
+            return None
+        return self.submitter(kind, spec, title=title, owner=self.job.owner, key=key, start=False).id

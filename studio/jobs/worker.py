@@ -52,8 +52,10 @@ def run(job_id: str) -> int:
         print(f"[studio] job {job_id} is not waiting for this worker ({current.state if current else 'missing'})",
               flush=True)
         return 2
+    from .manager import JobManager
+
     ctx = JobContext(job=job, workspace=workspace, events=events.Events(Path(job.run_dir)),
-                     secrets=read_secrets(workspace.root, job_id))
+                     secrets=read_secrets(workspace.root, job_id), submitter=JobManager(workspace).submit)
     _install_signal_handler(ctx)
     print(f"[studio] job {job_id} ({job.kind}) attempt {job.attempts} started, pid {me}", flush=True)
     state, code, error, artifacts = "failed", 1, None, {}

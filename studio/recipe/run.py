@@ -18,9 +18,9 @@ HELDOUT_FILE = "heldout.jsonl"
 
 def apply(spec, ctx):
     """(spec with `auto` resolved, what was decided as a dict); writes recipe.json in the run folder."""
-    from . import plan
+    from .concrete import resolve_for
 
-    concrete, resolved = plan.resolve_for(spec, ctx.workspace.root)
+    concrete, resolved = resolve_for(spec, ctx.workspace.root)
     record = resolved.to_dict()
     record["keep_general"] = bool(concrete.data.keep_general and concrete.stage == "sft")
     write_json(Path(ctx.run_dir) / RECIPE_FILE, record)
@@ -100,11 +100,9 @@ def queue_probe(spec, ctx, artifacts: dict) -> str | None:
         return None
     if str(ctx.job.id).startswith("inline-"):  # a run in the caller's own process (tests, notebooks)
         return None
-    from ..jobs.manager import JobManager
-
-    manager = JobManager(ctx.workspace)
     run_dir = str(ctx.run_dir)
-    job = manager.submit("probe", {"run_dir": run_dir}, title=f"Probe · {Path(run_dir).name}", owner=ctx.job.owner,
-                         key=f"probe-{ctx.job.id}", start=False)
-    ctx.events.log(f"probe report queued: job {job.id}")
-    return job.id
+    job_id = ctx.queue_followup("probe", {"run_dir": run_dir}, title=f"Probe · {Path(run_dir).name}",
+                                key=f"probe-{ctx.job.id}")
+    if job_id:
+        ctx.events.log(f"probe report queued: job {job_id}")
+    return job_id

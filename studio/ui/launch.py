@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
     manager = JobManager(workspace)
     start_scheduler(manager)
-    from ..data import parse_worker
+    from ..data.readers import warm_parser
 
-    threading.Thread(target=parse_worker.warm, name="parse-worker-warm", daemon=True).start()
+    threading.Thread(target=warm_parser, name="parse-worker-warm", daemon=True).start()
     demo = build_app(workspace, manager, args.lang)
     if generated:
         print(f"Sign in as user 'studio' with password: {generated}", flush=True)

@@ -75,7 +75,8 @@ class Sessions:
 
 
 def login_page(lang: str, error: str = "") -> str:
-    t = lambda key: html.escape(i18n.text(f"security.login.{key}", lang))
+    def t(key):
+        return html.escape(i18n.text(f"security.login.{key}", lang))
     err = f'<p class="err" role="alert">{html.escape(error)}</p>' if error else ""
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">

@@ -75,7 +75,8 @@ def build(studio):
         poke = gr.Button("refresh", visible="hidden", elem_id="status-poke")
     timer = gr.Timer(TICK_S, active=False)
     outputs = [bar, timer]
-    fn = lambda: refresh(studio)
+    def fn():
+        return refresh(studio)
     timer.tick(fn, None, outputs, show_progress="hidden", queue=False)
     poke.click(fn, None, outputs, show_progress="hidden", queue=False)
     return bar, open_jobs, timer, fn, outputs
