@@ -759,7 +759,7 @@ def estimate(spec, workspace_root: Path | None = None, hardware: Hardware | None
 
     `quick` (the check before a run starts) skips the time estimate.
     """
-    from .recipe import concrete  # `auto` steps / learning rate / split: the numbers the run will use
+    from .recipe.rows import concrete  # `auto` steps / learning rate / split: the numbers the run will use
 
     spec = concrete(spec, workspace_root)
     hw = hardware or hardware_here(spec, timing=not quick)

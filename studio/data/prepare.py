@@ -107,6 +107,9 @@ def _split(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict], li
     return [rows[i] for i in order[n_eval:]], [rows[i] for i in order[:n_eval]]
 
 
+split_rows = _split  # the public name (the recipe predicts the same held-out rows)
+
+
 def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 42) -> Prepared:
     """Rows of `spec` (a DataSpec) converted for a stage's `target`, split into train/eval.
 

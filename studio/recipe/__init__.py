@@ -8,7 +8,8 @@ and says in one sentence what will happen. The train worker resolves the same wa
 from __future__ import annotations
 
 from .auto import AUTO, Resolved, has_auto, is_auto, resolve
-from .plan import Plan, concrete, count_rows, plan_run, preset_for_machine, resolve_for
+from .plan import Plan, plan_run, preset_for_machine
+from .rows import concrete, count_rows, resolve_for
 
 __all__ = ["AUTO", "Plan", "Resolved", "concrete", "count_rows", "has_auto", "is_auto", "plan_run",
            "preset_for_machine", "resolve", "resolve_for"]

@@ -18,9 +18,9 @@ HELDOUT_FILE = "heldout.jsonl"
 
 def apply(spec, ctx):
     """(spec with `auto` resolved, what was decided as a dict); writes recipe.json in the run folder."""
-    from . import plan
+    from .rows import resolve_for
 
-    concrete, resolved = plan.resolve_for(spec, ctx.workspace.root)
+    concrete, resolved = resolve_for(spec, ctx.workspace.root)
     record = resolved.to_dict()
     record["keep_general"] = bool(concrete.data.keep_general and concrete.stage == "sft")
     write_json(Path(ctx.run_dir) / RECIPE_FILE, record)
