@@ -105,8 +105,6 @@ def split_rows(rows: list[dict], val_size: float, seed: int) -> tuple[list[dict]
     return [rows[i] for i in order[n_eval:]], [rows[i] for i in order[:n_eval]]
 
 
-
-
 def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 42) -> Prepared:
     """Rows of `spec` (a DataSpec) converted for a stage's `target`, split into train/eval.
 
