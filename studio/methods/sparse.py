@@ -98,7 +98,7 @@ def pick_entries(trainer, cfg: SparseOptions, _run_dir: Path) -> None:
     except StudioError:
         raise
     except Exception as exc:  # noqa: BLE001 - a stage whose loss cannot be taken batch by batch
-        raise StudioError(key="methods.sparse_fine_tuning_could", model_class=trainer.__class__.__name__,
+        raise StudioError(key="methods.sparse_fine_tuning_could", trainer=trainer.__class__.__name__,
                           error_type=type(exc).__name__, exc=exc) from exc
     with torch.no_grad():
         for name, lin in targets.items():
