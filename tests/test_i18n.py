@@ -262,3 +262,16 @@ def test_forms_show_the_translated_label_and_the_raw_key(lang):
     assert bool(CJK.search(steps.label)) == (lang == "zh")
     alpha = distill.components[distill.names.index("alpha")]
     assert alpha.label == table(lang)["fields.DistillOptions.alpha"]  # a class's own label wins
+
+
+def test_an_error_from_another_process_stays_translatable():
+    """A rank's error travels as `record()` (JSON) and is raised again with its key: a Chinese reader
+    of a multi-process run still reads it in Chinese."""
+    import json
+
+    from studio.errors import StudioError
+
+    first = StudioError(key="stages.reward_file_not_python", path="r.txt")
+    again = StudioError.from_record(json.loads(json.dumps(first.record())))
+    assert again.one_line() == first.one_line() and CJK.search(again.one_line("zh"))
+    assert StudioError.from_record({"message": "rank 1: OSError: disk full"}).one_line() == "rank 1: OSError: disk full"
