@@ -43,6 +43,13 @@ class StudioError(Exception):
         """What a job record keeps, so a reader can show the error in their own language later."""
         return {"message": self.one_line(), "key": self.key, "args": self.args_}
 
+    @classmethod
+    def from_record(cls, record: dict) -> StudioError:
+        """The error again from `record()` (e.g. raised in another process), still translatable."""
+        if record.get("key"):
+            return cls(key=record["key"], **(record.get("args") or {}))
+        return cls(record.get("message") or "")
+
 
 class JobCancelled(Exception):
     """Raised inside a worker when the job was asked to stop."""

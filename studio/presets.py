@@ -56,5 +56,5 @@ def list_presets(workspace_root: Path | None = None) -> list[Preset]:
 def get_preset(name: str, workspace_root: Path | None = None) -> Preset:
     presets = {p.name: p for p in list_presets(workspace_root)}
     if name not in presets:
-        raise StudioError(f"Unknown preset '{name}'", f"run `studio presets`; available: {', '.join(presets)}")
+        raise StudioError(key="presets.unknown_preset", name=name, presets=', '.join(presets))
     return presets[name]

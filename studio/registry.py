@@ -52,7 +52,8 @@ class Registry(Generic[T]):
         entries = self._load()
         if name not in entries:
             close = difflib.get_close_matches(str(name), entries, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise StudioError(f"Unknown {self._what} '{name}'",
-                              f"{hint}choose one of: {', '.join(entries)}")
+            if close:
+                raise StudioError(key=f"registry.unknown_{self._what}_close", name=name, close=close[0],
+                                  entries=', '.join(entries))
+            raise StudioError(key=f"registry.unknown_{self._what}", name=name, entries=', '.join(entries))
         return entries[name]

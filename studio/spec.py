@@ -209,7 +209,7 @@ def _validated(config: type[BaseModel], args: dict, where: str) -> BaseModel:
     try:
         return config.model_validate(args)
     except ValidationError as exc:
-        raise StudioError(first_error(exc, prefix=where, model=config)) from None
+        raise StudioError(key="spec.invalid_options", detail=first_error(exc, prefix=where, model=config)) from None
 
 
 # ---------------------------------------------------------------- building specs from YAML / --set
@@ -367,7 +367,7 @@ def build_spec(raw: dict | None, overrides: list[str] | tuple[str, ...] = (), so
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise StudioError(f"{source}: {first_error(exc, model=RunSpec)}") from None
+        raise StudioError(key="spec.invalid_file", source=source, detail=first_error(exc, model=RunSpec)) from None
 
 
 def build_typed(model: type[BaseModel], raw: dict | None, overrides: list[str] | tuple[str, ...] = (),

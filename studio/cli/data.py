@@ -159,8 +159,9 @@ def run_self_instruct(args) -> int:
     counts = read_progress(job.run_dir).get("counts") or {}
     print(summary(counts), file=sys.stderr)
     if job.state != "succeeded":
-        raise StudioError(f"job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-                          f"resume it with: studio jobs resume {job.id}")
+        if job.error:
+            raise StudioError(key="cli.job_failed", id=job.id, state=job.state, detail=job.error)
+        raise StudioError(key="cli.job_failed_log", id=job.id, state=job.state, log=f"{job.run_dir}/worker.log")
     print(job.artifacts.get("output"))
     return 0
 

@@ -69,8 +69,9 @@ def run(args) -> int:
     for line in problems(job.run_dir, lang):
         print(f"warning: {line}", file=sys.stderr)
     if job.state != "succeeded":
-        raise StudioError(f"job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-                          f"resume it with: studio jobs resume {job.id}")
+        if job.error:
+            raise StudioError(key="cli.job_failed", id=job.id, state=job.state, detail=job.error)
+        raise StudioError(key="cli.job_failed_log", id=job.id, state=job.state, log=f"{job.run_dir}/worker.log")
     rows = read_jsonl(Path(job.artifacts["output"]))
     write_jsonl(out, rows)
     print(summary(read_progress(job.run_dir).get("counts") or {}), file=sys.stderr)

@@ -75,7 +75,7 @@ def run(args) -> int:
 
         return run_harness(args)
     if not args.spec:
-        raise StudioError("studio eval needs EVAL.yaml, or --harness TASKS", "see `studio eval --help`")
+        raise StudioError(key="cli.studio_eval_needs_eval")
     ws = workspace_from(args)
     spec = build(load_yaml(args.spec), args.spec, args.overrides)  # --set: the same keys and messages as train
     spec = build(absolute_paths(spec.model_dump(mode="json")), args.spec)

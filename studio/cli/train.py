@@ -32,7 +32,7 @@ def build_raw(args, workspace_root) -> tuple[dict, str]:
     from ..spec import load_yaml
 
     if not args.spec and not args.preset:
-        raise StudioError("Nothing to train", "give a RUN.yaml or --preset NAME (see `studio presets`)")
+        raise StudioError(key="cli.nothing_train")
     raw: dict = {}
     source = args.spec or f"preset {args.preset}"
     if args.preset:

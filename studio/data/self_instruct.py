@@ -103,8 +103,7 @@ def load_seeds(path: str, workspace_root: Path | None) -> list[dict]:
     rows = convert_rows(loaded.table.rows, loaded.format, "alpaca", loaded.table.file, loaded.table.line_of)
     seeds = [{"instruction": r["instruction"], "input": r.get("input") or "", "output": r["output"]} for r in rows]
     if len(seeds) < 2:
-        raise StudioError(f"{path}: Self-Instruct needs at least 2 seed tasks, found {len(seeds)}",
-                          "add a few varied example tasks")
+        raise StudioError(key="self_instruct.self_instruct_needs_at", path=path, n_seeds=len(seeds))
     return seeds
 
 
@@ -178,7 +177,7 @@ class EndpointTeacher:
 
     def __init__(self, url: str, model: str, api_key: str | None):
         if not url:
-            raise StudioError("The endpoint teacher has no URL", "set teacher.url, e.g. http://127.0.0.1:8000/v1")
+            raise StudioError(key="self_instruct.endpoint_teacher_no_url")
         self.url, self.model, self._key = url, model, api_key
 
     def complete(self, conversations: list[list[dict]], sampling) -> list[str]:

@@ -39,7 +39,7 @@ TEMPLATES = {
 
 def named_template(name: str) -> str:
     if name not in TEMPLATES:
-        raise StudioError(f"Unknown chat template '{name}'", f"choose one of: {', '.join(TEMPLATES)}")
+        raise StudioError(key="templates.unknown_chat_template", name=name, templates=', '.join(TEMPLATES))
     return TEMPLATES[name]
 
 
@@ -52,9 +52,7 @@ def apply(tokenizer, name: str | None) -> str | None:
         tokenizer.chat_template = named_template(name)
         return name
     if not getattr(tokenizer, "chat_template", None):
-        raise StudioError("This model has no chat template, so conversations cannot be rendered for it",
-                          f"pick a named template for it (model.chat_template: {', '.join(TEMPLATES)}), "
-                          f"'{FALLBACK}' fits most base models")
+        raise StudioError(key="templates.model_no_chat_template", templates=', '.join(TEMPLATES), fallback=FALLBACK)
     return None
 
 

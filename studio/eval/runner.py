@@ -60,14 +60,12 @@ def load_examples(data: EvalData, workspace_root: Path | None) -> tuple[list[Exa
     if held is not None:
         loaded, which = load_rows(str(held), loaded.format, None), "the saved validation split"
     elif data.split == "validation":
-        raise StudioError(f"{data.path} has no saved validation split",
-                          "save the dataset with a validation split in the Data tab, or use split: all")
+        raise StudioError(key="eval.no_saved_validation_split", path=data.path)
     examples = [e for e in (_split_turns(r) for r in convert_all(loaded, "sft", data.system_prompt)) if e]
     if data.limit:
         examples = examples[: data.limit]
     if not examples:
-        raise StudioError(f"{data.path} has no examples with a reference answer",
-                          "evaluation needs instruction/answer rows or conversations ending in an answer")
+        raise StudioError(key="eval.no_examples_with_reference", path=data.path)
     return examples, which
 
 

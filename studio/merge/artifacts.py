@@ -55,11 +55,9 @@ def read(folder: str | Path) -> Artifact:
         cfg = json.loads(peft_cfg.read_text(encoding="utf-8"))
         base = cfg.get("base_model_name_or_path") or ""
         if not base:
-            raise StudioError(f"{folder}: adapter_config.json does not name its base model",
-                              "pass the base model explicitly (--base)")
+            raise StudioError(key="merge.adapter_config_json_does", folder=folder)
         return Artifact(folder, base, "lora", {})
-    raise StudioError(f"{folder} is not a trained artifact (no {RUN_INFO} or adapter_config.json)",
-                      "pick the adapter/ (or model/) folder of a finished training run")
+    raise StudioError(key="merge.not_trained_artifact_no", folder=folder, run_info=RUN_INFO)
 
 
 def _run_spec(folder: Path) -> dict:

@@ -36,7 +36,7 @@ def _noop(_fraction, _message) -> None:
 
 def _check_dtype(dtype: str) -> None:
     if dtype not in DTYPES:
-        raise StudioError(f"Unknown precision '{dtype}' for the merged model", f"choose one of: {', '.join(DTYPES)}")
+        raise StudioError(key="merge.unknown_precision_merged_model", dtype=dtype, choices=', '.join(DTYPES))
 
 
 def _save_checked(model, tokenizer, output: Path, dtype: str, reference, report: dict,
@@ -96,21 +96,20 @@ def combine_adapters(folders: list[str | Path], output: Path, weights: list[floa
                      base_model: str | None = None, progress=_noop) -> dict:
     _check_dtype(dtype)
     if combination not in COMBINATIONS:
-        raise StudioError(f"Unknown combination '{combination}'", f"choose one of: {', '.join(COMBINATIONS)}")
+        raise StudioError(key="merge.unknown_combination", combination=combination,
+                          choices=', '.join(COMBINATIONS))
     if len(folders) < 2:
-        raise StudioError("Combining needs at least two adapters", "pick two or more adapters of the same base")
+        raise StudioError(key="merge.combining_needs_at_least")
     weights = [1.0 / len(folders)] * len(folders) if not weights else [float(w) for w in weights]
     if len(weights) != len(folders):
-        raise StudioError(f"{len(weights)} weights for {len(folders)} adapters", "give one weight per adapter")
+        raise StudioError(key="merge.weights_adapters", n_weights=len(weights), n_folders=len(folders))
     arts = [artifacts.read(f) for f in folders]
     for art in arts:
         if not artifacts.is_peft_lora(art.folder) or artifacts.quantized_load_kwargs(art):
-            raise StudioError(f"{art.folder} is not a LoRA adapter on a full-precision base ({art.method})",
-                              "combine LoRA / DoRA-free peft adapters; merge other methods one at a time")
+            raise StudioError(key="merge.not_lora_adapter_full", folder=art.folder, method=art.method)
     bases = {a.base_model for a in arts}
     if len(bases) > 1 and not base_model:
-        raise StudioError(f"The adapters come from different base models: {', '.join(sorted(bases))}",
-                          "combine adapters of one base model only")
+        raise StudioError(key="merge.adapters_come_from_different", bases=', '.join(sorted(bases)))
     from peft import PeftModel
 
     from ..models.safety import check_adapter
@@ -129,8 +128,7 @@ def combine_adapters(folders: list[str | Path], output: Path, weights: list[floa
     try:
         model.add_weighted_adapter(names, weights, "combined", combination_type=combination, **kwargs)
     except ValueError as exc:
-        raise StudioError(f"peft cannot combine these adapters with '{combination}': {exc}",
-                          "adapters of different ranks combine with 'cat' or 'svd'") from None
+        raise StudioError(key="merge.peft_cannot_combine_adapters", combination=combination, exc=exc) from None
     model.set_adapter("combined")
     for name in names:
         model.delete_adapter(name)
@@ -184,7 +182,7 @@ def _state(folder: Path) -> dict:
 
     files = sorted(folder.glob("*.safetensors"))
     if not files:
-        raise StudioError(f"{folder} holds no .safetensors weights", "pick merged models or full fine-tunes")
+        raise StudioError(key="merge.holds_no_safetensors_weights", folder=folder)
     state = {}
     for f in files:
         state.update({k: v.float() for k, v in load_file(str(f)).items()})
@@ -197,20 +195,18 @@ def soup(folders: list[str | Path], output: Path, weights: list[float] | None = 
     _check_dtype(dtype)
     folders = [Path(f) for f in folders]
     if len(folders) < 2:
-        raise StudioError("A model soup needs at least two models", "pick two or more merged models of one base")
+        raise StudioError(key="merge.model_soup_needs_at")
     for f in folders:
         if not (f / "config.json").is_file():
-            raise StudioError(f"{f} is not a model folder (no config.json)",
-                              "soups mix whole models: merge adapters first, then soup the merged models")
+            raise StudioError(key="merge.not_model_folder_no", folder=f)
     if len({_config_key(f) for f in folders}) > 1:
-        raise StudioError("These models have different architectures or sizes", "soup models of one base only")
+        raise StudioError(key="merge.models_have_different_architectures")
     bases = {b for b in (_base_of(f) for f in folders) if b}
     if len(bases) > 1:
-        raise StudioError(f"These models come from different base models: {', '.join(sorted(bases))}",
-                          "soup models fine-tuned from the same base")
+        raise StudioError(key="merge.models_come_from_different", bases=', '.join(sorted(bases)))
     weights = [1.0] * len(folders) if not weights else [float(w) for w in weights]
     if len(weights) != len(folders) or sum(weights) <= 0:
-        raise StudioError("Give one positive weight per model", "e.g. --weights 0.5 0.5")
+        raise StudioError(key="merge.give_one_positive_weight")
     total = sum(weights)
     weights = [w / total for w in weights]
     averaged: dict = {}
@@ -218,7 +214,7 @@ def soup(folders: list[str | Path], output: Path, weights: list[float] | None = 
         progress(0.1 + 0.4 * i / len(folders), f"Adding {folder.name} (weight {w:.2f})")
         state = _state(folder)
         if averaged and set(state) != set(averaged):
-            raise StudioError(f"{folder} has different tensors from {folders[0]}", "soup models of one base only")
+            raise StudioError(key="merge.different_tensors_from", folder=folder, first=folders[0])
         for name, tensor in state.items():
             averaged[name] = averaged[name] + w * tensor if name in averaged else w * tensor
     from ..models.loading import load_model, load_tokenizer
@@ -228,7 +224,7 @@ def soup(folders: list[str | Path], output: Path, weights: list[float] | None = 
     model = load_model(first, "float32", "cpu")
     unexpected = model.load_state_dict(averaged, strict=False).unexpected_keys
     if unexpected:
-        raise StudioError(f"tensors {unexpected[:3]} do not fit {folders[0]}", "soup models of one base only")
+        raise StudioError(key="merge.tensors_do_not_fit", unexpected=unexpected[:3], first=folders[0])
     model.eval()
     tokenizer = load_tokenizer(first)
     progress(0.6, "Comparing the soup with its ingredients")
@@ -265,7 +261,7 @@ def run(spec: dict, output: Path, progress=_noop) -> dict:
                                 float(spec.get("density", 0.5)), dtype, spec.get("base_model"), progress)
     if mode == "soup":
         return soup(spec["models"], output, spec.get("weights"), dtype, progress)
-    raise StudioError(f"Unknown merge mode '{mode}'", "choose merge, combine or soup")
+    raise StudioError(key="merge.unknown_merge_mode", mode=mode)
 
 
 def run_job(ctx) -> dict:
@@ -273,7 +269,7 @@ def run_job(ctx) -> dict:
     name = safe_name(spec.get("name") or _default_name(spec), "merged model name")
     output = ctx.workspace.merged / name
     if output.exists():
-        raise StudioError(f"A merged model named '{name}' already exists", "choose another name")
+        raise StudioError(key="merge.merged_model_named_already", name=name)
     report = run(spec, output, progress=lambda f, m: ctx.progress(f, m))
     write_json(ctx.run_dir / REPORT, report)
     check = report["verification"]

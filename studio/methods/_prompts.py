@@ -20,8 +20,7 @@ merge = cannot_merge("virtual tokens are extra inputs, not a change of the weigh
 
 def common_rules(spec: Any, title: str) -> None:
     if spec.training.packing:
-        raise StudioError(f"{title} cannot train with training.packing: packed rows share one sequence, so only "
-                          "the first row would see the virtual tokens", "set training.packing: false")
+        raise StudioError(key="methods.prompts_no_packing", title=title)
 
 
 def prefix_rules(spec: Any, title: str) -> None:
@@ -30,20 +29,16 @@ def prefix_rules(spec: Any, title: str) -> None:
 
     common_rules(spec, title)
     if spec.training.gradient_checkpointing:
-        raise StudioError(f"{title} cannot train with training.gradient_checkpointing: checkpointing turns the "
-                          "key/value cache off, and the prefix lives in that cache",
-                          "set gradient_checkpointing: false, or use prompt_tuning / LoRA to save memory")
+        raise StudioError(key="methods.prompts_no_checkpointing", title=title)
     config = local_config(spec.model.name)
     if config is None:
         return
     config = config.get("text_config", config)
     if config.get("is_encoder_decoder"):
-        raise StudioError(f"{title} here supports decoder-only models; {spec.model.name} is an encoder-decoder",
-                          "choose LoRA for this model")
+        raise StudioError(key="methods.here_supports_decoder_only", title=title, name=spec.model.name)
     odd = sorted({t for t in config.get("layer_types") or [] if t not in ATTENTION_LAYERS})
     if odd:
-        raise StudioError(f"{title} needs a key/value cache in every layer, but {spec.model.name} has "
-                          f"{', '.join(odd)} layers", "choose prompt_tuning or LoRA for this model")
+        raise StudioError(key="methods.needs_key_value_cache", title=title, name=spec.model.name, odd=', '.join(odd))
 
 
 def peft_prompt_model(model: Any, peft_config: Any, title: str) -> Any:
@@ -56,5 +51,4 @@ def peft_prompt_model(model: Any, peft_config: Any, title: str) -> Any:
     try:
         return get_peft_model(model, peft_config)
     except (ValueError, AttributeError, TypeError, OSError) as exc:
-        raise StudioError(f"{title} cannot be applied to {type(model).__name__} ({exc})",
-                          "choose LoRA for this model") from None
+        raise StudioError(key="methods.cannot_be_applied", title=title, model_class=type(model).__name__, exc=exc) from None

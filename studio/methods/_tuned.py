@@ -42,8 +42,7 @@ def decoder_layers(model: Any):
             if size > best_size:
                 best, best_name, best_size = module, name, size
     if best is None:
-        raise StudioError(f"{type(model).__name__} has no list of transformer layers",
-                          "choose a decoder model such as Llama, Qwen or Mistral")
+        raise StudioError(key="methods.no_list_transformer_layers", model_class=type(model).__name__)
     return best_name, best
 
 
@@ -61,8 +60,7 @@ def linear_modules(model: Any, targets: str) -> dict[str, Any]:
              if name.startswith(prefix + ".") and isinstance(m, nn.Linear)
              and (wanted is None or name.rsplit(".", 1)[-1] in wanted)}
     if not found:
-        raise StudioError(f"target_modules '{targets}' matches no linear layer of {type(model).__name__}",
-                          "use all-linear, or names such as q_proj,v_proj,up_proj")
+        raise StudioError(key="methods.target_modules_matches_no", targets=targets, model_class=type(model).__name__)
     return found
 
 
@@ -96,7 +94,7 @@ def trained_state(model: Any) -> dict:
     """What changed in training: trainable parameters and the buffers the method named."""
     info = model.__dict__.get(_STASH)
     if info is None:
-        raise StudioError("this model was not wrapped by a studio method", "wrap it with the method first")
+        raise StudioError(key="methods.model_was_not_wrapped")
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     state = model.state_dict()
     keep = {n: t for n, t in state.items()
@@ -122,7 +120,7 @@ def save_tuned(model: Any, folder: Path) -> None:
 def read_info(folder: Path) -> dict:
     path = Path(folder) / INFO
     if not path.is_file():
-        raise StudioError(f"{folder} has no {INFO}", "pick the adapter/ folder of a finished training run")
+        raise StudioError(key="methods.no_run_info", folder=folder, info=INFO)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -133,11 +131,10 @@ def copy_in(model: Any, tensors: dict, folder: Path) -> None:
     state = model.state_dict()
     for name, value in tensors.items():
         if name not in state:
-            raise StudioError(f"{folder}: tensor {name} does not exist in this base model",
-                              "load the artifact onto the base model it was trained from")
+            raise StudioError(key="methods.tensor_does_not_exist", folder=folder, name=name)
         if state[name].shape != value.shape:
-            raise StudioError(f"{folder}: tensor {name} has shape {tuple(value.shape)}, the base has "
-                              f"{tuple(state[name].shape)}", "load it onto the base model it was trained from")
+            raise StudioError(key="methods.tensor_shape_base", folder=folder, name=name, shape=tuple(value.shape),
+                              shape2=tuple(state[name].shape))
         with torch.no_grad():
             state[name].copy_(value.to(state[name].dtype))
 
@@ -160,8 +157,7 @@ def load_tuned(base_model: Any, folder: Path) -> Any:
 def cannot_merge(why: str) -> Callable[[Any], Any]:
     """A `merge` hook that refuses; `merge.refusal` holds the reason so callers can refuse up front."""
     def merge(_model: Any) -> Any:
-        raise StudioError(f"this artifact cannot be folded into the base weights: {why}",
-                          "serve or chat with the artifact on top of its base instead of merging")
+        raise StudioError(key="methods.artifact_cannot_be_folded", why=why)
     merge.refusal = why  # type: ignore[attr-defined]
     return merge
 

@@ -79,11 +79,9 @@ def schedule(trainer, cfg: AdaLoraOptions, _run_dir: Path) -> None:
 def validate(spec) -> None:
     args = spec.method_args
     if args.get("target_r", 8) > args.get("init_r", 12):
-        raise StudioError(f"method_args.target_r={args['target_r']} is larger than init_r={args.get('init_r', 12)}",
-                          "AdaLoRA only prunes: set target_r at most init_r")
+        raise StudioError(key="methods.method_args_target_r", target_r=args['target_r'], init_r=args.get('init_r', 12))
     if args.get("warmup_fraction", 0.1) + args.get("final_fraction", 0.2) >= 1:
-        raise StudioError("method_args.warmup_fraction + final_fraction leave no steps for pruning",
-                          "keep their sum below 1, e.g. 0.1 and 0.2")
+        raise StudioError(key="methods.method_args_warmup_fraction")
 
 
 METHOD = Method(

@@ -49,8 +49,7 @@ def _child(layer, names: tuple[str, ...]):
     for name in names:
         if hasattr(layer, name):
             return getattr(layer, name)
-    raise StudioError(f"{type(layer).__name__} has no {names[0]} block to put an adapter after",
-                      "choose a Llama-style decoder model, or LoRA")
+    raise StudioError(key="methods.no_block_put_adapter", model_class=type(layer).__name__, names=names[0])
 
 
 def wrap(model, cfg: AdapterOptions):

@@ -81,8 +81,8 @@ def check_optimizer(optimizer: str, device: str) -> None:
     (bitsandbytes silently falls back to the unpaged one), so say so instead of pretending."""
     if optimizer.startswith("paged_") and device != "cuda":
         plain = optimizer.replace("paged_", "", 1)
-        raise StudioError(f"training.optimizer={optimizer} pages optimizer state out of GPU memory, but this run "
-                          f"is on the {device}", f"use {plain if plain != 'adamw_32bit' else 'adamw_torch'} on the CPU")
+        raise StudioError(key="methods.training_optimizer_pages_optimizer", optimizer=optimizer, device=device,
+                          instead=plain if plain != 'adamw_32bit' else 'adamw_torch')
 
 
 def optimizer_rules(method: "Method", spec: Any) -> None:
@@ -91,17 +91,14 @@ def optimizer_rules(method: "Method", spec: Any) -> None:
     if spec.resources.device == "cpu":
         check_optimizer(optim, "cpu")
     if any(tag in optim for tag in BNB_OPTIMIZERS) and find_spec("bitsandbytes") is None:
-        raise StudioError(f"training.optimizer={optim} needs the bitsandbytes package",
-                          "install it (pip install bitsandbytes) or use optimizer adamw_torch")
+        raise StudioError(key="methods.training_optimizer_needs_bitsandbytes", optim=optim)
     if optim.startswith(PROJECTED_OPTIMIZERS):
         if not method.dense_weights:
-            raise StudioError(f"training.optimizer={optim} projects the gradients of whole weight matrices, "
-                              f"but method {method.name} trains no whole matrices",
-                              "use method full or selective with it, or optimizer adamw_torch")
+            raise StudioError(key="methods.training_optimizer_projects_gradients", optim=optim, name=method.name)
         package = "galore_torch" if optim.startswith("galore_") else "apollo_torch"
         if find_spec(package) is None:
-            raise StudioError(f"training.optimizer={optim} needs the {package} package",
-                              f"install it (pip install {package.replace('_', '-')}) or use optimizer adamw_torch")
+            raise StudioError(key="methods.training_optimizer_needs_package", optim=optim, package=package,
+                              pip_name=package.replace('_', '-'))
 
 
 @dataclass(frozen=True)

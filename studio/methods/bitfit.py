@@ -39,8 +39,7 @@ def wrap(model, cfg: BitFitOptions):
                 lin.bias = nn.Parameter(torch.zeros(lin.out_features, dtype=w.dtype, device=w.device))
     biases = [p for n, p in model.named_parameters() if n.endswith(".bias")]
     if not biases:
-        raise StudioError(f"{type(model).__name__} has no bias terms, so BitFit would train nothing",
-                          "set add_missing_biases: true, or choose LoRA / IA3 for a tiny adapter")
+        raise StudioError(key="methods.no_bias_terms_bitfit", model_class=type(model).__name__)
     for p in biases:
         p.requires_grad_(True)
     return remember(model, "bitfit", cfg)
@@ -74,8 +73,7 @@ def merge(model):
                 if _has_bias(AutoModelForCausalLM.from_config(config)) == have:
                     model.config = config
                     return model
-    raise StudioError(f"{model.config.model_type} models cannot describe the added biases in their config",
-                      "chat with the BitFit artifact on its base instead of merging, or set target_modules: all-linear")
+    raise StudioError(key="methods.models_cannot_describe_added", model_type=model.config.model_type)
 
 
 METHOD = Method(

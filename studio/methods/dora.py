@@ -13,9 +13,7 @@ def wrap(model, cfg: LoraOptions):
 
 def validate(spec) -> None:
     if spec.method_args.get("init") in ("pissa", "olora"):
-        raise StudioError("DoRA cannot start from PiSSA/OLoRA: its magnitude vector is computed from the "
-                          "original weights, and the adapter could not be converted back for the original base",
-                          "use init: default or gaussian with DoRA, or method lora for PiSSA/OLoRA")
+        raise StudioError(key="methods.dora_cannot_start_from")
 
 
 METHOD = Method(

@@ -28,19 +28,18 @@ def load(base_model, folder: Path):
 
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
-        raise StudioError(f"{folder} holds no .safetensors weights", "pick the model/ folder of a full fine-tuning run")
+        raise StudioError(key="methods.holds_no_safetensors_weights", folder=folder)
     state = {}
     for f in files:
         state.update(load_file(str(f)))
     missing, unexpected = base_model.load_state_dict(state, strict=False)
     if unexpected:
-        raise StudioError(f"{folder}: weights {unexpected[:3]} do not belong to this base model",
-                          "load it onto the base model it was trained from")
+        raise StudioError(key="methods.weights_do_not_belong", folder=folder, unexpected=unexpected[:3])
     loaded = {p.data_ptr() for n, p in base_model.named_parameters() if n in state}
     untied = [n for n, p in base_model.named_parameters(remove_duplicate=False)
               if n in missing and p.data_ptr() not in loaded]
     if untied:
-        raise StudioError(f"{folder}: weights {untied[:3]} are missing", "the folder is incomplete; train again")
+        raise StudioError(key="methods.weights_are_missing", folder=folder, untied=untied[:3])
     base_model.requires_grad_(False)
     return base_model.eval()
 

@@ -42,9 +42,7 @@ def wrap(model, cfg: IA3Options):
                            task_type=peft_task_type(model))
         return get_peft_model(model, config)
     except ValueError as exc:
-        raise StudioError(f"IA3 cannot adapt {type(model).__name__} with these modules ({exc})",
-                          "list target_modules and feedforward_modules explicitly, e.g. k_proj,v_proj,down_proj "
-                          "and down_proj") from None
+        raise StudioError(key="methods.ia3_cannot_adapt", model_class=type(model).__name__, exc=exc) from None
 
 
 METHOD = Method(

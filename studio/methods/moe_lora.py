@@ -71,8 +71,7 @@ def wrap(model, cfg: MoeLoraOptions):
     import torch
 
     if cfg.top_k > cfg.experts:
-        raise StudioError(f"method_args.top_k={cfg.top_k} is more than experts={cfg.experts}",
-                          "set top_k to at most the number of experts (0 uses all)")
+        raise StudioError(key="methods.method_args_top_k", top_k=cfg.top_k, experts=cfg.experts)
     freeze(model)
     for lin in linear_modules(model, cfg.target_modules).values():
         side = experts_class()(lin.in_features, lin.out_features, cfg.experts, cfg.r, cfg.alpha, cfg.top_k,
@@ -84,8 +83,7 @@ def wrap(model, cfg: MoeLoraOptions):
 def validate(spec) -> None:
     args = spec.method_args
     if args.get("top_k", 0) > args.get("experts", 4):
-        raise StudioError(f"method_args.top_k={args['top_k']} is more than experts={args.get('experts', 4)}",
-                          "set top_k to at most the number of experts (0 uses all)")
+        raise StudioError(key="methods.method_args_top_k", top_k=args['top_k'], experts=args.get('experts', 4))
 
 
 METHOD = Method(

@@ -28,7 +28,7 @@ def load_kwargs(cfg: QLoraOptions, device: str) -> dict:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise StudioError("QLoRA needs the bitsandbytes package", "install it: pip install bitsandbytes") from None
+        raise StudioError(key="methods.qlora_needs_bitsandbytes_package") from None
     if cfg.compute_dtype == "auto":
         compute = torch.bfloat16 if device == "cuda" else torch.float32
     else:
@@ -54,11 +54,9 @@ def wrap(model, cfg: QLoraOptions):
 
 def validate(spec) -> None:
     if spec.method_args.get("init") in ("pissa", "olora"):
-        raise StudioError("QLoRA cannot start from PiSSA/OLoRA: they decompose full-precision weights",
-                          "use init: default, or method lora")
+        raise StudioError(key="methods.qlora_cannot_start_from")
     if spec.method_args.get("bits") == 8 and spec.method_args.get("quant_type") == "fp4":
-        raise StudioError("method_args.quant_type fp4 is a 4-bit data type, but bits is 8",
-                          "set bits: 4 to use fp4, or leave quant_type at nf4 with 8 bits")
+        raise StudioError(key="methods.method_args_quant_type")
 
 
 METHOD = Method(

@@ -30,13 +30,11 @@ def parse_layers(text: str, count: int) -> list[int]:
             else:
                 span = [int(part)]
         except ValueError:
-            raise StudioError(f"method_args.layers: '{part}' is not a layer number or range",
-                              "write indices like 0,1 or a range like 20-23") from None
+            raise StudioError(key="methods.method_args_layers_not", part=part) from None
         for i in span:
             j = i + count if i < 0 else i
             if not 0 <= j < count:
-                raise StudioError(f"method_args.layers: layer {i} does not exist (the model has {count})",
-                                  f"use indices from 0 to {count - 1}, or -1 for the last")
+                raise StudioError(key="methods.method_args_layers_layer", i=i, count=count, last=count - 1)
             picked.add(j)
     return sorted(picked)
 
@@ -60,13 +58,11 @@ def wrap(model, cfg: SelectiveOptions):
         hits = [p for name, p in model.named_parameters(remove_duplicate=False)
                 if not name.startswith(prefix + ".") and _matches(name, [part])]
         if not hits:
-            raise StudioError(f"method_args.also_train: '{part}' names no part of the model outside its layers",
-                              "use names such as norm, lm_head or embed_tokens")
+            raise StudioError(key="methods.method_args_also_train", part=part)
         for p in hits:
             p.requires_grad_(True)
     if not any(p.requires_grad for p in model.parameters()):
-        raise StudioError(f"method_args: layers '{cfg.layers}' with modules '{cfg.modules}' select no weights",
-                          "use modules names that exist in the model, e.g. mlp, self_attn, q_proj")
+        raise StudioError(key="methods.method_args_layers_with", layers=cfg.layers, modules=cfg.modules)
     return remember(model, "selective", cfg)
 
 

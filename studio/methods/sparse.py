@@ -98,14 +98,13 @@ def pick_entries(trainer, cfg: SparseOptions, _run_dir: Path) -> None:
     except StudioError:
         raise
     except Exception as exc:  # noqa: BLE001 - a stage whose loss cannot be taken batch by batch
-        raise StudioError(f"sparse fine-tuning could not take gradients of stage {trainer.__class__.__name__}'s "
-                          f"loss ({type(exc).__name__}: {exc})", "use LoRA or selective with this stage") from exc
+        raise StudioError(key="methods.sparse_fine_tuning_could", trainer=trainer.__class__.__name__,
+                          error_type=type(exc).__name__, exc=exc) from exc
     with torch.no_grad():
         for name, lin in targets.items():
             side = getattr(lin, SIDE)
             if lin.weight.grad is None:
-                raise StudioError(f"{name} got no gradient, so sparse fine-tuning cannot pick its entries",
-                                  "limit target_modules to layers the loss reaches")
+                raise StudioError(key="methods.got_no_gradient_sparse", name=name)
             top = lin.weight.grad.abs().flatten().topk(side.index.numel()).indices
             side.index.copy_(top.sort().values)
             lin.weight.requires_grad_(False)

@@ -17,8 +17,7 @@ def pick_device(requested: str = "auto") -> str:
     import torch
 
     if requested == "cuda" and not torch.cuda.is_available():
-        raise StudioError("resources.device is 'cuda' but no CUDA GPU is visible",
-                          "set resources.device to 'auto' or 'cpu'")
+        raise StudioError(key="models.resources_device_cuda_no")
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
@@ -60,7 +59,7 @@ def _auto_class(kind: str):
     import transformers
 
     if kind not in MODEL_KINDS:
-        raise StudioError(f"Unknown model kind '{kind}'", f"use one of: {', '.join(MODEL_KINDS)}")
+        raise StudioError(key="models.unknown_model_kind", kind=kind, kinds=', '.join(MODEL_KINDS))
     return getattr(transformers, MODEL_KINDS[kind][0])
 
 
@@ -96,8 +95,7 @@ def ensure_head_trainable(model: Any, method_name: str) -> Any:
     if any(p.requires_grad for _, p in head):
         return model
     if hasattr(model, "peft_config"):
-        raise StudioError(f"Method {method_name} cannot train the score head of a reward model",
-                          "use method lora, qlora, dora or full for the rm stage")
+        raise StudioError(key="models.method_cannot_train_score", method_name=method_name)
     for _, p in head:
         p.requires_grad_(True)
     return model
@@ -134,8 +132,7 @@ def load_model(ref: ModelRef, dtype: str = "auto", device: str = "cpu", trust_re
         model = auto_class.from_pretrained(ref.path, **kwargs)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
-            raise StudioError(f"Model {ref.label} needs code from its repository to load",
-                              "turn on model.trust_remote_code only if you trust and pinned it") from None
+            raise StudioError(key="models.model_needs_code_from", label=ref.label) from None
         raise
     if kind == "sequence_classification" and model.config.pad_token_id is None:
         # the score is read at the last non-pad token, so the model must know the pad id
@@ -185,8 +182,7 @@ def load_trained(folder: str | Path, device: str = "cpu", dtype: str = "auto"):
     folder = Path(folder)
     info_path = folder / "studio_run.json"
     if not info_path.is_file():
-        raise StudioError(f"{folder} is not the result of a training run (no studio_run.json)",
-                          "pick the adapter/ or model/ folder of a finished run")
+        raise StudioError(key="models.not_result_training_run", folder=folder)
     info = json.loads(info_path.read_text(encoding="utf-8"))
     method = methods.REGISTRY.get(info["method"])
     base = load_model(resolve(info["base_model"]), dtype, device, kind=info.get("model_kind", "causal_lm"))

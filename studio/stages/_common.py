@@ -10,8 +10,7 @@ from ..errors import StudioError
 def no_packing(spec: Any, stage_title: str) -> None:
     """Packing glues rows into one sequence; pairwise and online losses need every row on its own."""
     if spec.training.packing:
-        raise StudioError(f"training.packing is on, but {stage_title} compares whole answers row by row",
-                          "turn packing off (it only applies to the sft and pt stages)")
+        raise StudioError(key="stages.training_packing_compares_whole", stage_title=stage_title)
 
 
 def is_peft(model: Any) -> bool:

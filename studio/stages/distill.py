@@ -65,10 +65,8 @@ def load_teacher(ctx: TrainContext, name: str):
 
 def same_tokenizer(student, teacher, name: str) -> None:
     if student.get_vocab() != teacher.get_vocab():
-        raise StudioError(f"The teacher {name} uses a different tokenizer from the student "
-                          f"({len(teacher)} vs {len(student)} tokens); distillation compares them token by token",
-                          "pick a teacher from the same model family (same tokenizer), or use sft on the "
-                          "teacher's generated answers instead")
+        raise StudioError(key="stages.teacher_uses_different_tokenizer", name=name, n_teacher=len(teacher),
+                          n_student=len(student))
 
 
 def as_messages(row: dict) -> dict:
@@ -141,8 +139,7 @@ def check(spec) -> None:
     cfg = spec.stage_config()
     no_packing(spec, "distillation")
     if not cfg.teacher:
-        raise StudioError("Distillation needs a teacher model (stage_args.teacher)",
-                          "give a model name or folder that shares the student's tokenizer")
+        raise StudioError(key="stages.distillation_needs_teacher_model")
     if not (Path(cfg.teacher).expanduser() / "studio_run.json").is_file():
         check_name(cfg.teacher)
 

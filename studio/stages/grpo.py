@@ -47,9 +47,8 @@ def check(spec) -> None:
     no_packing(spec, "GRPO")
     per_step = spec.training.batch_size * spec.training.grad_accum
     if per_step % cfg.num_generations:
-        raise StudioError(f"GRPO samples {cfg.num_generations} answers per prompt, but a step holds {per_step} "
-                          f"answers (batch_size x grad_accum), which is not a multiple of it",
-                          f"set training.batch_size to a multiple of {cfg.num_generations}, or change num_generations")
+        raise StudioError(key="stages.grpo_samples_answers_per", num_generations=cfg.num_generations,
+                          per_step=per_step)
 
 
 def memory(spec) -> StageMemory:

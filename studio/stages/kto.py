@@ -21,8 +21,7 @@ def _both_labels(dataset) -> None:
     labels = set(dataset["label"])
     if labels != {True, False}:
         kind = "good (true)" if True in labels else "bad (false)"
-        raise StudioError(f"Every row of the data is marked {kind}; KTO learns from the contrast",
-                          "add answers with the other label, or use sft for good answers only")
+        raise StudioError(key="stages.every_row_data_marked", kind=kind)
 
 
 def build_trainer(ctx: TrainContext):

@@ -82,8 +82,7 @@ def text_of(completion: Any) -> str:
 
 def _need_answers(name: str, answer) -> None:
     if answer is None:
-        raise StudioError(f"The {name} reward needs a reference answer in every row",
-                          "add an 'answer' column to the prompts, or choose other rewards")
+        raise StudioError(key="stages.reward_needs_reference_answer", name=name)
 
 
 def exact_match(prompts=None, completions=None, answer=None, **_: Any) -> list[float]:
@@ -143,11 +142,9 @@ def find_reward_model(path: str, workspace_root: Path | None) -> Path:
 
                 meta = json.loads(info.read_text(encoding="utf-8"))
                 if meta.get("model_kind") != "sequence_classification":
-                    raise StudioError(f"{folder} was trained with stage {meta.get('stage')}, not a reward model",
-                                      "train a reward model with stage rm first and give its run folder")
+                    raise StudioError(key="stages.was_trained_with_stage", folder=folder, stage=meta.get('stage'))
                 return folder
-    raise StudioError(f"Reward model '{path}' not found: no finished run there",
-                      "give the folder of a finished rm run (runs/NAME), or its adapter/ folder")
+    raise StudioError(key="stages.reward_model_not_found", path=path)
 
 
 class RewardModelScore:
@@ -189,21 +186,18 @@ def load_user_function(file: str, name: str, workspace_root: Path | None) -> Rew
     path = Path(file).expanduser()
     path = (path if path.is_absolute() else root / path).resolve()
     if root not in path.parents:
-        raise StudioError(f"reward_file {file} is outside the workspace {root}",
-                          "copy the file into the workspace (for example uploads/) and point to it there")
+        raise StudioError(key="stages.reward_file_outside_workspace", file=file, root=root)
     if path.suffix != ".py" or not path.is_file():
-        raise StudioError(f"reward_file {path} is not a Python file", "give the path of a .py file")
+        raise StudioError(key="stages.reward_file_not_python", path=path)
     spec = importlib.util.spec_from_file_location(f"studio_user_reward_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: report where it failed, not a traceback
-        raise StudioError(f"reward_file {path} failed to import: {type(exc).__name__}: {exc}",
-                          "fix the file and start the run again") from None
+        raise StudioError(key="stages.reward_file_failed_import", path=path, error_type=type(exc).__name__, exc=exc) from None
     fn = getattr(module, name, None)
     if not callable(fn):
-        raise StudioError(f"reward_file {path} has no function '{name}'",
-                          "set reward_function to the name of a function defined in that file")
+        raise StudioError(key="stages.reward_file_no_function", path=path, name=name)
     return fn
 
 
@@ -212,20 +206,17 @@ def load_user_function(file: str, name: str, workspace_root: Path | None) -> Rew
 def check(cfg: RewardOptions) -> None:
     unknown = [r for r in cfg.rewards if r not in BUILTIN]
     if unknown:
-        raise StudioError(f"stage_args.rewards: unknown reward '{unknown[0]}'", f"use any of: {', '.join(BUILTIN)}")
+        raise StudioError(key="stages.stage_args_rewards_unknown", unknown=unknown[0], builtin=', '.join(BUILTIN))
     if bool(cfg.reward_file) != bool(cfg.reward_function):
-        raise StudioError("stage_args.reward_file and reward_function go together",
-                          "give both the file and the name of the function in it, or neither")
+        raise StudioError(key="stages.reward_file_needs_function")
     if cfg.reward_file and not cfg.trust_reward_code:
-        raise StudioError("stage_args.reward_file runs Python code inside the training job",
-                          "set trust_reward_code: true if it is your own code, or remove reward_file")
+        raise StudioError(key="stages.reward_file_untrusted")
     count = len(cfg.rewards) + bool(cfg.reward_model) + bool(cfg.reward_file)
     if count == 0:
-        raise StudioError("No reward chosen: this stage learns only from rewards",
-                          "pick built-in rewards (exact_match, format, length), a reward_model, or a reward_file")
+        raise StudioError(key="stages.no_reward_chosen_stage")
     if cfg.reward_weights and len(cfg.reward_weights) != count:
-        raise StudioError(f"stage_args.reward_weights has {len(cfg.reward_weights)} weights for {count} rewards",
-                          "give one weight per reward (built-ins, then reward model, then your function), or none")
+        raise StudioError(key="stages.stage_args_reward_weights", n_reward_weights=len(cfg.reward_weights),
+                          count=count)
 
 
 def build(cfg: RewardOptions, device: str, workspace_root: Path | None) -> list[RewardFn]:
@@ -250,5 +241,4 @@ def needs_answers(cfg: RewardOptions, dataset) -> None:
     answers = dataset["answer"] if "answer" in dataset.column_names else [""] * len(dataset)
     for i, value in enumerate(answers, start=1):
         if not str(value or "").strip():
-            raise StudioError(f"Data row {i} has no reference answer, which the {needing[0]} reward compares against",
-                              f"add an 'answer' to every row, or remove {needing[0]} from stage_args.rewards")
+            raise StudioError(key="stages.data_row_no_reference", i=i, needing=needing[0])

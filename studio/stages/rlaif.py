@@ -111,8 +111,8 @@ def make_pairs(ctx: TrainContext, cfg: RLAIFOptions) -> list[dict]:
         engine.close()
     ctx.log(f"rlaif: the judge decided {len(rows)} of {len(prompts)} pairs")
     if len(rows) < 2:
-        raise StudioError(f"The judge {cfg.judge} gave a usable verdict on only {len(rows)} of {len(prompts)} "
-                          "answer pairs", "use a stronger judge model, more prompts, or a lower min_confidence")
+        raise StudioError(key="stages.judge_gave_usable_verdict", judge=cfg.judge, n_rows=len(rows),
+                          n_prompts=len(prompts))
     return rows
 
 

@@ -35,8 +35,7 @@ def _report_skipped(ctx: TrainContext, given: int, kept: int) -> None:
     """trl's RewardTrainer drops (does not cut) pairs longer than max_length: say so, and refuse if none are left."""
     limit = ctx.spec.training.max_length
     if kept == 0:
-        raise StudioError(f"All {given} preference pairs are longer than training.max_length={limit} tokens, and "
-                          "the reward trainer skips such pairs", "raise training.max_length")
+        raise StudioError(key="stages.all_preference_pairs_are", given=given, limit=limit)
     if kept < given:
         ctx.log(f"data warning: {given - kept} of {given} pairs are longer than max_length={limit} tokens and are "
                 "skipped by the reward trainer; raise training.max_length to use them")

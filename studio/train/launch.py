@@ -231,7 +231,7 @@ def launch(spec, ctx) -> dict:
     if ctx.cancel_requested or result.get("cancelled"):
         raise JobCancelled()
     if result.get("error"):
-        raise StudioError(result["error"])
+        raise StudioError.from_record(result.get("error_record") or {"message": result["error"]})
     if proc.returncode != 0 or "artifacts" not in result:
         raise StudioError(key="resources.launch_failed", code=proc.returncode, log=str(run_dir / "worker.log"))
     return result["artifacts"]
@@ -417,6 +417,7 @@ def run_rank(spec, ctx, rank: int, shared_run_dir: Path) -> tuple[dict, int]:
         result["cancelled"] = True
     except StudioError as exc:
         result["error"] = exc.one_line()
+        result["error_record"] = exc.record()  # so the job shows it in the reader's language
         code = 1
     except BaseException as exc:  # noqa: BLE001 - the worker must learn why
         result["error"] = f"rank {rank}: {type(exc).__name__}: {exc}"[:2000]

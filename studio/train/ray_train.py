@@ -65,14 +65,14 @@ def launch_on_ray(spec, ctx) -> dict:
     except Exception as exc:  # noqa: BLE001 - Ray wraps the rank's error
         result = _result(run_dir / RESULT_FILE)
         if result.get("error"):
-            raise StudioError(result["error"]) from None
+            raise StudioError.from_record(result.get("error_record") or {"message": result["error"]}) from None
         raise StudioError(key="cluster.ray_train_failed", error=str(exc)[:500]) from None
     result = _result(run_dir / RESULT_FILE)
     if result.get("cancelled") or ctx.cancel_requested:
         raise JobCancelled()
     if result.get("error") or "artifacts" not in result:
         if result.get("error"):
-            raise StudioError(result["error"])  # rank 0's own one-line error, already rendered
+            raise StudioError.from_record(result.get("error_record") or {"message": result["error"]})
         raise StudioError(key="resources.no_result")
     return result["artifacts"]
 

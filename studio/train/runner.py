@@ -81,8 +81,7 @@ def train(spec: RunSpec, ctx) -> dict:
     if not tokenizer.chat_template and stage.data_target != "text":
         from ..data.templates import TEMPLATES
 
-        raise StudioError(f"Model {ref.label} has no chat template (a base model?)",
-                          f"set model.chat_template to one of: {', '.join(TEMPLATES)}")
+        raise StudioError(key="train.model_no_chat_template", label=ref.label, templates=', '.join(TEMPLATES))
 
     ctx.progress(0.0, "Preparing the data", phase="setup")
     data = prepare(spec.data, stage.data_target, ctx.workspace.root, seed=spec.training.seed)

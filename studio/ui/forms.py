@@ -36,9 +36,25 @@ def _base_type(ann) -> Any:
     return ann
 
 
-def _component(name: str, info, value: Any, lang: str, elem_id: str | None = None):
-    label = name
-    info_text = help_text_from(info, lang)
+def field_label(config: type[BaseModel] | None, name: str, lang: str) -> str:
+    """The option's label in `lang` (studio/ui/locales/<lang>/fields.yaml: `<Class>.<field>`, else `<field>`)."""
+    from .i18n import table
+
+    keys = ([f"fields.{config.__name__}.{name}"] if config is not None else []) + [f"fields.{name}"]
+    for texts in (table(lang), table("en")):
+        for key in keys:
+            if key in texts:
+                return texts[key]
+    return name
+
+
+def _component(name: str, info, value: Any, lang: str, elem_id: str | None = None,
+               config: type[BaseModel] | None = None):
+    """One control; its info text ends with the raw key ("(max_steps)") that YAML and --set use."""
+    label = field_label(config, name, lang)
+    help_text = help_text_from(info, lang)
+    key = f"({name})"
+    info_text = f"{help_text} {key}" if help_text else key
     choices = _choices(info)
     kind = _base_type(info.annotation)
     if choices is not None:
@@ -53,12 +69,13 @@ def _component(name: str, info, value: Any, lang: str, elem_id: str | None = Non
         text = ", ".join(map(str, value or []))
         from .i18n import Translator
 
-        return gr.Textbox(value=text, label=label, info=info_text + Translator(lang)("common.comma_separated"),
-                          elem_id=elem_id)
+        return gr.Textbox(value=text, label=label, elem_id=elem_id,
+                          info=f"{help_text}{Translator(lang)('common.comma_separated')} {key}".strip())
     if typing.get_origin(kind) is dict or kind is dict:
         import json
 
-        return gr.Code(value=json.dumps(value or {}, ensure_ascii=False), language="json", label=label, elem_id=elem_id)
+        return gr.Code(value=json.dumps(value or {}, ensure_ascii=False), language="json", label=f"{label} ({name})",
+                       elem_id=elem_id)
     return gr.Textbox(value="" if value is None else str(value), label=label, info=info_text, elem_id=elem_id)
 
 
@@ -90,7 +107,7 @@ class ConfigForm:
     def _add(self, name, info, value, lang) -> None:
         self.names.append(name)
         elem_id = f"{self.elem_prefix}-{name}" if self.elem_prefix else None
-        self.components.append(_component(name, info, value, lang, elem_id))
+        self.components.append(_component(name, info, value, lang, elem_id, self.config))
 
     def values(self, raw: list | tuple) -> dict:
         """Component values -> dict for `config` (blank optional fields become None)."""
