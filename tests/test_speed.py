@@ -85,8 +85,8 @@ def test_rows_longer_than_max_length_keep_padded_batches(workspace, identity_dat
 # ------------------------------------------------------------- bf16 frozen base on CPUs with native bf16
 
 @pytest.mark.parametrize("bf16_cpu, precision, method, want", [
-    (True, "auto", "lora", ("bfloat16", "bfloat16")),   # frozen base in bf16, the step computes in bf16
-    (True, "bf16", "lora", ("bfloat16", "bfloat16")),
+    (True, "auto", "lora", ("float32", "bfloat16")),    # auto: fp32 weights under bf16 autocast
+    (True, "bf16", "lora", ("bfloat16", "bfloat16")),   # asked for bf16: frozen base in bf16 too
     (True, "fp32", "lora", ("float32", "float32")),     # asked for fp32: fp32 weights
     (False, "auto", "lora", ("float32", "float32")),    # no native bf16 on this CPU: nothing changes
     (True, "auto", "full", ("float32", "bfloat16")),    # the base is what trains: fp32 master weights
@@ -118,6 +118,6 @@ def test_bf16_base_trains_fp32_adapters_and_saves_them_fp32(workspace, identity_
     assert all(p.dtype == torch.bfloat16 for p in frozen)
 
     monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)  # the run takes the bf16-base path on any CPU
-    _, artifacts = train_inline(workspace, tiny_spec(identity_data, max_steps=2, save_steps=100))
+    _, artifacts = train_inline(workspace, tiny_spec(identity_data, max_steps=2, save_steps=100, precision="bf16"))
     saved = load_file(str(next(Path(artifacts["adapter"]).glob("*.safetensors"))))
     assert saved and all(t.dtype == torch.float32 for t in saved.values())
