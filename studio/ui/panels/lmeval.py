@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from ...errors import StudioError
+from ..job_panel import timer_update
 
 COLUMNS = ["task", "metric", "base", "tuned", "delta"]
 
@@ -92,4 +93,6 @@ def build(studio) -> None:
         return on_start(studio, *values, owner=getattr(request, "username", None) if request else None)
 
     start.click(start_click, [tasks, mc_file, model, tuned, limit], [job, status], concurrency_limit=1)
-    gr.Timer(3.0).tick(lambda j: on_poll(studio, j), job, [status, table], show_progress="hidden")
+    timer = gr.Timer(3.0, active=False)  # ticks only while the benchmark job is queued or running
+    timer.tick(lambda j: on_poll(studio, j), job, [status, table], show_progress="hidden")
+    gr.on([job.change, timer.tick], lambda j: timer_update(studio, j), job, timer, show_progress="hidden")
