@@ -98,8 +98,8 @@ def test_a_browser_signs_in_and_gets_the_working_app(tmp_path):
         page.fill("#u", "ann")
         page.fill("#p", "s3cret")
         page.click("button[type=submit]")
-        page.wait_for_selector("#studio-tabs", timeout=90000)
-        page.wait_for_function("document.querySelector('#studio-status') && "
-                               "document.querySelector('#studio-status').innerText.trim().length > 0",
+        page.wait_for_selector("#studio-rail", timeout=90000)  # the app shell, not the login page
+        page.wait_for_function("document.querySelector('#status-text') && "
+                               "document.querySelector('#status-text').innerText.trim().length > 0",
                                timeout=60000)
         assert not failed, failed[:5]
