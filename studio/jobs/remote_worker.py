@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from ..atomic import write_json
-from ..errors import JobCancelled, StudioError
-
-
-def missing_artifacts(artifacts: dict) -> list[str]:
-    """Reported outputs that are not on disk (a job that says it succeeded must have them)."""
-    return [f"{name} ({path})" for name, path in artifacts.items()
-            if isinstance(path, str) and path.startswith("/") and not Path(path).exists()]
 
 
 def run(job_id: str, attempt: int, run_dir: Path) -> int:
     from ..train.launch import install_stop_handler, job_from_folder
     from ..workspace import Workspace
-    from . import events, kinds
+    from . import events
     from .context import JobContext
+    from .worker import execute
     from .secrets import read_secrets
 
     workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
@@ -39,25 +31,7 @@ def run(job_id: str, attempt: int, run_dir: Path) -> int:
     install_stop_handler(ctx)
     print(f"[studio] job {job_id} ({job.kind}) attempt {attempt} started on {os.uname().nodename}, "
           f"pid {os.getpid()}", flush=True)
-    state, code, error, artifacts = "failed", 1, None, {}
-    try:
-        artifacts = kinds.get(job.kind).function()(ctx) or {}
-        missing = missing_artifacts(artifacts)
-        if ctx.cancel_requested:
-            state, code, error = "cancelled", 0, "cancelled"
-        elif missing:
-            error = f"finished but its outputs are missing: {', '.join(missing)}"
-        else:
-            state, code = "succeeded", 0
-    except JobCancelled:
-        state, code, error = "cancelled", 0, "cancelled"
-    except StudioError as exc:
-        error = exc.one_line()
-        print(f"[studio] error: {error}", flush=True)
-    except BaseException as exc:  # noqa: BLE001 - everything must end in a recorded state
-        traceback.print_exc()
-        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    state, code, error, artifacts = execute(ctx)
     ctx.events.flush()
     write_json(run_dir / events.EXIT, {"state": state, "exit_code": code, "error": error, "artifacts": artifacts,
                                        "ended_at": time.time(), "attempt": attempt})
@@ -69,6 +43,7 @@ def collect(job_id: str, attempt: int, run_dir: Path, launch_code: int) -> int:
     """After `srun accelerate launch` (Slurm): rank 0's launch_result.json becomes the job's exit.json."""
     from ..train.launch import RESULT_FILE
     from . import events
+    from .worker import missing_artifacts
 
     try:
         result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))

@@ -37,9 +37,39 @@ def _install_signal_handler(ctx: JobContext) -> None:
     signal.signal(signal.SIGINT, on_term)
 
 
-def _missing_artifacts(artifacts: dict) -> list[str]:
+def missing_artifacts(artifacts: dict) -> list[str]:
+    """Reported outputs that are not on disk (a job that says it succeeded must have them)."""
     return [f"{name} ({path})" for name, path in artifacts.items()
             if isinstance(path, str) and path.startswith("/") and not Path(path).exists()]
+
+
+def execute(ctx: JobContext) -> tuple[str, int, str | None, dict]:
+    """Run the job's kind function; (state, exit code, error, artifacts). Every outcome is a state.
+
+    Shared by the local worker and a cluster's worker (`remote_worker`), so a job ends the same way
+    wherever it ran. The exit code decides success together with the artifacts it reports being on disk.
+    SIGTERM is ignored from here on: the caller records the result.
+    """
+    state, code, error, artifacts = "failed", 1, None, {}
+    try:
+        artifacts = kinds.get(ctx.job.kind).function()(ctx) or {}
+        missing = missing_artifacts(artifacts)
+        if ctx.cancel_requested:
+            state, code, error = "cancelled", 0, "cancelled"
+        elif missing:
+            error = f"finished but its outputs are missing: {', '.join(missing)}"
+        else:
+            state, code = "succeeded", 0
+    except JobCancelled:
+        state, code, error = "cancelled", 0, "cancelled"
+    except StudioError as exc:
+        error = exc.one_line()
+        print(f"[studio] error: {error}", flush=True)
+    except BaseException as exc:  # noqa: BLE001 - everything must end in a recorded state
+        traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return state, code, error, artifacts
 
 
 def run(job_id: str) -> int:
@@ -58,25 +88,7 @@ def run(job_id: str) -> int:
                      secrets=read_secrets(workspace.root, job_id), submitter=JobManager(workspace).submit)
     _install_signal_handler(ctx)
     print(f"[studio] job {job_id} ({job.kind}) attempt {job.attempts} started, pid {me}", flush=True)
-    state, code, error, artifacts = "failed", 1, None, {}
-    try:
-        artifacts = kinds.get(job.kind).function()(ctx) or {}
-        missing = _missing_artifacts(artifacts)
-        if ctx.cancel_requested:
-            state, code, error = "cancelled", 0, "cancelled"
-        elif missing:
-            error = f"finished but its outputs are missing: {', '.join(missing)}"
-        else:
-            state, code = "succeeded", 0
-    except JobCancelled:
-        state, code, error = "cancelled", 0, "cancelled"
-    except StudioError as exc:
-        error = exc.one_line()
-        print(f"[studio] error: {error}", flush=True)
-    except BaseException as exc:  # noqa: BLE001 - everything must end in a recorded state
-        traceback.print_exc()
-        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    state, code, error, artifacts = execute(ctx)
     ended = time.time()
     ctx.events.flush()
     write_json(Path(job.run_dir) / events.EXIT, {"state": state, "exit_code": code, "error": error,
