@@ -43,7 +43,6 @@ KNOWN_UP = {
     ("studio.train.launch", "studio.jobs.worker"): "",
 }
 KNOWN_PRIVATE = {
-    ("studio.train.launch", "studio.jobs.worker", "_install_signal_handler"): "make it public in jobs.worker",
     ("studio.ui.launch", "studio.ui.app", "_css"): "make it public in ui.app",
 }
 

@@ -33,6 +33,23 @@ class JobContext:
     def spec(self) -> dict:
         return self.job.spec
 
+    def stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT set the cancel flag; outside a cooperative section they stop the job at once.
+
+        One rule for a local worker, each rank of a multi-process run and a cluster's worker."""
+        import signal
+
+        def on_term(signum, _frame):
+            first = not self.cancel_requested
+            self.cancel_requested = True
+            if first:
+                print(f"[studio] received signal {signum}: stopping", flush=True)
+            if not self.cooperative:
+                raise JobCancelled()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+
     def check_cancelled(self) -> None:
         if self.cancel_requested:
             raise JobCancelled()

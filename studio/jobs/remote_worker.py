@@ -17,7 +17,7 @@ from ..atomic import write_json
 
 
 def run(job_id: str, attempt: int, run_dir: Path) -> int:
-    from ..train.launch import install_stop_handler, job_from_folder
+    from ..train.launch import job_from_folder
     from ..workspace import Workspace
     from . import events
     from .context import JobContext
@@ -28,7 +28,7 @@ def run(job_id: str, attempt: int, run_dir: Path) -> int:
     job = job_from_folder(run_dir, job_id, attempt)
     ctx = JobContext(job=job, workspace=workspace, events=events.Events(run_dir),
                      secrets=read_secrets(workspace.root, job_id))
-    install_stop_handler(ctx)
+    ctx.stop_on_signals()
     print(f"[studio] job {job_id} ({job.kind}) attempt {attempt} started on {os.uname().nodename}, "
           f"pid {os.getpid()}", flush=True)
     state, code, error, artifacts = execute(ctx)

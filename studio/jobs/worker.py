@@ -24,19 +24,6 @@ from .secrets import drop_secrets, read_secrets
 from .store import JobStore
 
 
-def _install_signal_handler(ctx: JobContext) -> None:
-    def on_term(signum, _frame):
-        first = not ctx.cancel_requested
-        ctx.cancel_requested = True
-        if first:
-            print(f"[studio] received signal {signum}: stopping", flush=True)
-        if not ctx.cooperative:
-            raise JobCancelled()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-
-
 def missing_artifacts(artifacts: dict) -> list[str]:
     """Reported outputs that are not on disk (a job that says it succeeded must have them)."""
     return [f"{name} ({path})" for name, path in artifacts.items()
@@ -86,7 +73,7 @@ def run(job_id: str) -> int:
 
     ctx = JobContext(job=job, workspace=workspace, events=events.Events(Path(job.run_dir)),
                      secrets=read_secrets(workspace.root, job_id), submitter=JobManager(workspace).submit)
-    _install_signal_handler(ctx)
+    ctx.stop_on_signals()
     print(f"[studio] job {job_id} ({job.kind}) attempt {job.attempts} started, pid {me}", flush=True)
     state, code, error, artifacts = execute(ctx)
     ended = time.time()

@@ -273,23 +273,6 @@ def job_from_folder(run_dir: Path, job_id: str, attempt: int):
                run_dir=str(run_dir), created_at=now, updated_at=now, started_at=now, attempts=attempt)
 
 
-def install_stop_handler(ctx) -> None:
-    """SIGTERM/SIGINT set the job's cancel flag; outside a cooperative section they stop it at once
-    (the same rule as a local job's worker, for ranks and cluster workers)."""
-    import signal
-
-    def on_term(signum, _frame):
-        first = not ctx.cancel_requested
-        ctx.cancel_requested = True
-        if first:
-            print(f"[studio] received signal {signum}: stopping", flush=True)
-        if not ctx.cooperative:
-            raise JobCancelled()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-
-
 def context_for(job, workspace, rank: int):
     """The real run folder for rank 0, a private one otherwise (its `checkpoints` links to the shared one)."""
     from ..jobs.context import JobContext
@@ -437,7 +420,7 @@ def rank_main(job_id: str) -> int:
 
     rank = _rank()
     ctx = rank_context(job_id, rank)
-    install_stop_handler(ctx)
+    ctx.stop_on_signals()
     spec = build_spec(ctx.spec, source=f"job {job_id}")
     shared = Path(ctx.job.run_dir).parents[1] if rank else Path(ctx.job.run_dir)
     return run_rank(spec, ctx, rank, shared)[1]
