@@ -119,26 +119,31 @@ def test_cli_job_survives_a_killed_studio(workspace, on_ray, identity_data, tmp_
 
 
 def test_ui_start_handler_runs_the_job_on_ray(workspace, manager, on_ray, identity_data):
-    """The Train tab's own start handler, with the form's resources.cluster set to the Ray cluster."""
+    """The Train page's own start handler, with the form's resources.cluster set to the Ray cluster, and
+    the page's job panel showing the run's state, loss curve and log."""
+    from studio.ui import job_panel
     from studio.ui.app import build_app
 
     demo = build_app(workspace, manager, lang="en")
-    start = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_start")
-    refresh = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "refresh")
-    wanted = {"model-name": "tiny-random-llama", "train-dataset": str(identity_data), "run-name": "ui-run",
+    start = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_start"
+                 and any(c.elem_id == "resources-cluster" for c in f.inputs))
+    wanted = {"train-dataset": str(identity_data), "run-name": "ui-run",
               "training-max_steps": 6, "training-batch_size": 2, "training-max_length": 64,
               "training-save_steps": 100, "training-learning_rate": 5e-3, "resources-device": "cpu",
-              "resources-processes": 2, "resources-cluster": "local", "method-lora-r": 8}
-    values = [wanted.get(c.elem_id, c.value) for c in start.inputs[1:]]
+              "resources-processes": 2, "resources-cluster": "local"}
     assert {c.elem_id for c in start.inputs} >= set(wanted)
-    choices, message, _ = start.fn(None, "ui-key", *values)
+    # the Method page's part of the spec reaches the Train page through its channel (the second input)
+    method_part = {"model": {"name": "tiny-random-llama"}, "method": "lora", "method_args": {"r": 8}}
+    values = [wanted.get(c.elem_id, c.value) for c in start.inputs[2:]]
+    job_id, message, _ = start.fn(None, "ui-key", method_part, *values)
     assert "⚠️" not in message, message
-    job = manager.store.list()[0]
+    job = manager.get(job_id)
     assert remote.target(job) == "local" and job.pool == "cluster:local"
     done = manager.wait(job.id, poll=2.0, timeout=600)
     check_trained_on_two_workers(done, 6)
-    _, progress, loss_frame, *_ , log = refresh.fn(job.id)
-    assert list(loss_frame["step"]) == [1, 2, 3, 4, 5, 6] and "succeeded" in log
+    out = job_panel.view(demo.studio, job_panel.Config(kinds=("train",), curves=("loss",)), job.id)
+    progress, loss_frame, log = out[1], out[2], out[3]
+    assert list(loss_frame["step"]) == [1, 2, 3, 4, 5, 6] and "succeeded" in log and progress
 
 
 def test_cancel_stops_the_job_on_ray(workspace, manager, on_ray, identity_data):
