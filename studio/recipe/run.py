@@ -8,6 +8,7 @@ cannot start before its rows exist, a failure stops the run with a message that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..atomic import write_json, write_jsonl
@@ -88,6 +89,9 @@ def _save_heldout(eval_dataset, run_dir: Path) -> None:
     write_jsonl(run_dir / HELDOUT_FILE, out)
 
 
+AUTO_PROBE_ENV = "STUDIO_AUTO_PROBE"  # "0": no probe job queued after runs (`studio probe RUN_DIR` still works)
+
+
 def queue_probe(spec, ctx, artifacts: dict) -> str | None:
     """Queue the before/after probe after an SFT run submitted through the job manager; returns its id."""
     import json
@@ -99,6 +103,8 @@ def queue_probe(spec, ctx, artifacts: dict) -> str | None:
     if spec.stage != "sft" or not uses_recipe:
         return None
     if str(ctx.job.id).startswith("inline-"):  # a run in the caller's own process (tests, notebooks)
+        return None
+    if os.environ.get(AUTO_PROBE_ENV, "1") == "0":  # the user (or a test suite) turned the automatic probe off
         return None
     run_dir = str(ctx.run_dir)
     job_id = ctx.queue_followup("probe", {"run_dir": run_dir}, title=f"Probe · {Path(run_dir).name}",
