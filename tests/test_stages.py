@@ -285,7 +285,7 @@ def test_grpo_with_a_user_reward_function_raises_the_reward(workspace):
                     "    return [min(1.0, len(c[0]['content']) / 100) for c in completions]\n")
     args = {"rewards": [], "reward_file": "uploads/my_reward.py", "reward_function": "longer",
             "trust_reward_code": True, "num_generations": 8, **ONLINE}
-    run_dir, art = train_inline(workspace, stage_spec("grpo", MATH, args, max_rows=1, max_steps=6, batch_size=8,
+    run_dir, art = train_inline(workspace, stage_spec("grpo", MATH, args, max_rows=1, max_steps=10, batch_size=8,
                                                       learning_rate=2e-2, max_length=128))
     reward = logged(run_dir, "reward")
     assert mean(reward[-2:]) > mean(reward[:2])
