@@ -10,7 +10,10 @@ Tools:
   `disable_gradient_checkpointing: true`) -- only when `bench/peers.sh` has installed it into
   .peers/lf-venv (its own venv: it is not a project dependency);
 - plain trl 1.16 `SFTTrainer`, its defaults (bench/trl_baseline.py);
-- the studio, its defaults: exactly what `studio train --preset cpu-lora-sft` does.
+- the studio, its defaults: exactly what `studio train --preset cpu-lora-sft` does, on the same rows:
+  the default recipe's "keep general abilities" replay and its automatic validation split change the
+  WORK (more rows, fewer rows), not the speed, so they are off here (`data.keep_general=false`,
+  `data.val_size=0`); every speed setting is the preset's own.
 
 Prints a table (tool, one column per round, median, final train loss) and, last, `ratio: X.XX` =
 the fastest peer's median runtime / the studio's (above 1: the studio is faster).
@@ -62,7 +65,8 @@ def run_trl(model_dir: Path, steps: int, tmp: Path) -> dict:
 def run_studio(steps: int, tmp: Path, extra: list[str]) -> dict:
     env = dict(os.environ, STUDIO_WORKSPACE=str(tmp / "ws"), **OFFLINE)
     cmd = [sys.executable, "-m", "studio", "train", "--preset", "cpu-lora-sft", "--data", str(DATA),
-           "--set", f"max_steps={steps}", "--set", "save_steps=1000"] + [a for e in extra for a in ("--set", e)]
+           "--set", f"max_steps={steps}", "--set", "save_steps=1000", "--set", "data.keep_general=false",
+           "--set", "data.val_size=0"] + [a for e in extra for a in ("--set", e)]
     out = _run(cmd, env, "studio")
     run_dir = Path(out.stdout.strip().splitlines()[0])
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -68,7 +68,8 @@ def _spec(**training):
     ("sft", "sdpa", 0, {}, False),                     # no length report
     ("sft", "sdpa", 60, {"packing": True}, False),     # packing brings its own padding-free collation
     ("sft", "sdpa", 60, {"batch_size": 1}, False),     # nothing to save
-    ("sft", "sdpa", 120, {"batch_size": 64}, False),   # one masked sequence of 7680 tokens: attention would grow
+    ("sft", "sdpa", 120, {"batch_size": 64}, True),    # sdpa runs row by row: no mask over the whole batch
+    ("sft", "eager", 120, {"batch_size": 64}, False),  # one masked sequence of 7680 tokens: attention would grow
     ("sft", "some_kernel", 60, {}, False),             # an attention we do not know keeps rows apart
     ("dpo", "sdpa", 60, {}, False),
 ])
@@ -121,3 +122,89 @@ def test_bf16_base_trains_fp32_adapters_and_saves_them_fp32(workspace, identity_
     _, artifacts = train_inline(workspace, tiny_spec(identity_data, max_steps=2, save_steps=100, precision="bf16"))
     saved = load_file(str(next(Path(artifacts["adapter"]).glob("*.safetensors"))))
     assert saved and all(t.dtype == torch.float32 for t in saved.values())
+
+
+def _packed(tiny_model, lengths):
+    import torch
+
+    torch.manual_seed(0)
+    ids = torch.randint(3, 200, (1, sum(lengths)))
+    positions = torch.cat([torch.arange(n) for n in lengths])[None]
+    return ids, positions
+
+
+def test_row_by_row_attention_gives_each_row_its_own_numbers(tiny_model):
+    """Padding-free SDPA without the whole-batch mask: every packed row scores as if it were alone."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from studio.train import packed_attention
+
+    lengths = [7, 12, 5, 9]
+    ids, positions = _packed(tiny_model, lengths)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32, attn_implementation="sdpa")
+    with torch.no_grad():
+        masked = model(input_ids=ids, position_ids=positions, use_cache=False).logits  # transformers' block mask
+        assert packed_attention.use_for_training(model, print)
+        rows = model(input_ids=ids, position_ids=positions, use_cache=False).logits
+        alone = torch.cat([model(input_ids=part, use_cache=False).logits
+                           for part in ids.split(lengths, dim=1)], dim=1)
+        packed_attention.restore(model)
+        assert model.config._attn_implementation == "sdpa"
+    assert torch.allclose(rows, alone, atol=1e-5) and torch.allclose(rows, masked, atol=1e-5)
+    assert not torch.allclose(rows[:, lengths[0]:], model(input_ids=ids, use_cache=False).logits[:, lengths[0]:],
+                              atol=1e-3)  # the rows really are kept apart: one causal sequence differs
+
+
+def test_lean_loss_equals_trls_loss_and_gradients(tiny_model):
+    """The CPU loss (labelled positions only, stages/lean_loss.py) gives trl's loss and the same gradients."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from studio.stages import lean_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "hi " * n}],
+                               "completion": [{"role": "assistant", "content": "ok " * (n % 4 + 1)}]}
+                              for n in (1, 5, 9, 3)])
+    results = []
+    for cls in (SFTTrainer, lean_loss.trainer_class()):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+        cfg = SFTConfig(output_dir="/tmp/unused-speed-test", padding_free=True, max_length=None, report_to="none",
+                        use_cpu=True, per_device_train_batch_size=4)
+        trainer = cls(model=model, args=cfg, train_dataset=rows, processing_class=tok)
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+        model.train()
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        results.append((loss.item(), model.lm_head.weight.grad.clone(), trainer._metrics["train"]))
+    (trl_loss, trl_grad, trl_metrics), (lean, lean_grad, lean_metrics) = results
+    assert lean == pytest.approx(trl_loss, rel=1e-5)
+    assert torch.allclose(lean_grad, trl_grad, atol=1e-6, rtol=1e-4)
+    assert lean_metrics["mean_token_accuracy"] == pytest.approx(trl_metrics["mean_token_accuracy"])
+    assert lean_metrics["entropy"] == pytest.approx(trl_metrics["entropy"], rel=1e-4)
+    assert lean_metrics["num_tokens"] == trl_metrics["num_tokens"]
+
+
+def test_lean_loss_steps_aside_for_prompt_learning(tiny_model):
+    """Virtual tokens shift every position: prompt tuning keeps trl's own loss."""
+    from peft import LoraConfig, PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.stages import lean_loss
+
+    class Trainer:  # the attributes `applies` reads, as an SFTTrainer with default arguments has them
+        aux_loss_enabled, compute_loss_func, label_smoother = False, None, None
+
+        class args:
+            loss_type = "nll"
+
+    inputs = {"input_ids": None, "labels": None}
+    prompt = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model),
+                            PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(task_type="CAUSAL_LM"))
+    assert not lean_loss.applies(Trainer, prompt, inputs, False)
+    assert lean_loss.applies(Trainer, lora, inputs, False)
+    assert not lean_loss.applies(Trainer, lora, inputs, True)  # a caller that wants the outputs

@@ -13,11 +13,13 @@ class PTOptions(StageConfig):
 
 
 def build_trainer(ctx: TrainContext):
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from .sft import trainer_class
 
     args = SFTConfig(**ctx.training_args, max_length=ctx.spec.training.max_length, packing=ctx.spec.training.packing,
                      dataset_text_field="text", completion_only_loss=False, dataset_num_proc=None)
-    return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.train_dataset, eval_dataset=ctx.eval_dataset,
+    return trainer_class(ctx.device)(model=ctx.model, args=args, train_dataset=ctx.train_dataset, eval_dataset=ctx.eval_dataset,
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 

@@ -12,7 +12,7 @@ class SFTOptions(StageConfig):
 
 
 def build_trainer(ctx: TrainContext):
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     cfg: SFTOptions = ctx.spec.stage_config()
     padding_free = ctx.extras.get("padding_free", False)  # decided by train.args.padding_free: every row fits
@@ -24,8 +24,20 @@ def build_trainer(ctx: TrainContext):
         completion_only_loss=cfg.completion_only_loss,
         dataset_num_proc=None,
     )
-    return SFTTrainer(model=ctx.model, args=args, train_dataset=ctx.train_dataset,
-                      eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
+    return trainer_class(ctx.device)(model=ctx.model, args=args, train_dataset=ctx.train_dataset,
+                                     eval_dataset=ctx.eval_dataset, processing_class=ctx.tokenizer,
+                                     callbacks=ctx.callbacks)
+
+
+def trainer_class(device: str):
+    """On a CPU, trl's SFTTrainer with the lean loss (stages/lean_loss.py: why); elsewhere trl's own."""
+    if device == "cpu":
+        from .lean_loss import trainer_class as lean
+
+        return lean()
+    from trl import SFTTrainer
+
+    return SFTTrainer
 
 
 STAGE = Stage(

@@ -12,18 +12,19 @@ def use_bf16(precision: str, device: str) -> bool:
     """`precision: auto` means bf16 mixed precision wherever the hardware computes it natively."""
     import torch
 
-    if precision == "bf16":
-        return True
+    if precision == "bf16":  # asked for; on a CPU without native bf16 it would be emulated, slower than fp32
+        return device != "cpu" or cpu_has_bf16()
     if precision != "auto":
         return False
     return torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()
 
 
 # attention implementations that keep the rows of a padding-free batch apart: the varlen kernels read the
-# sequence boundaries the collator passes; for the others transformers builds a block-diagonal causal mask
-# from the position ids that restart at 0 for every row (masking_utils.find_packed_sequence_indices)
-VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")
-MASKED_ATTENTION = ("sdpa", "eager", "flex_attention")
+# sequence boundaries the collator passes; SDPA runs row by row (train.packed_attention); for the others
+# transformers builds a block-diagonal causal mask from the position ids that restart at 0 for every row
+# (masking_utils.find_packed_sequence_indices)
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "sdpa")
+MASKED_ATTENTION = ("eager", "flex_attention")
 # a masked (not varlen) padding-free batch attends over all its tokens at once: worth it while that stays short
 MASKED_PADDING_FREE_TOKENS = 4096
 

@@ -8,9 +8,11 @@
 - on a GPU, a frozen base under an adapter loads in bf16 (it is never updated; the adapter is fp32).
 - on a CPU that computes bf16 natively (AVX512-BF16 / AMX), `training.precision: bf16` loads a frozen
   base under an adapter in bf16, the adapter in fp32 (what LLaMA-Factory's fastest CPU flags do): no
-  fp32 -> bf16 copy of every weight on every step and half the weight memory. It is not the `auto`
-  default: it was not measured faster here on its own, and it changes the numbers a trained adapter
-  is checked against (an adapter reloaded on the fp32 base no longer gives the run's own logits).
+  fp32 -> bf16 copy of every weight on every step and half the weight memory; measured 10% faster per
+  step on the reference work once the loss and attention no longer dominated (bench/train_speed.py).
+  The `cpu-lora-sft` preset (the studio's CPU default) asks for it; `auto` keeps fp32 weights on a CPU,
+  because an adapter trained on a bf16 base and reloaded on the fp32 base gives logits that differ by
+  bf16 rounding (tests/test_methods.py checks exact reloads under `auto`).
   Otherwise on a CPU, fp32 weights (`training.precision: auto` adds bf16 autocast where the CPU
   computes bf16).
 """

@@ -14,6 +14,7 @@ from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
 from ..errors import JobCancelled, StudioError
 from ..methods.base import count_parameters  # the same count the UI shows before a run
 from ..spec import RunSpec
+from . import packed_attention
 from .checkpoints import latest_complete
 
 ADAPTER_DIR = "adapter"
@@ -43,6 +44,8 @@ def speed_extras(spec, stage_name: str, model, data, target: str, tokenizer, rep
         return {}  # virtual tokens are prepended to every row of a padded batch
     if not padding_free(spec, stage_name, attention, longest):
         return {}
+    if attention == "sdpa" and packed_attention.use_for_training(model, events.log):
+        attention = "row-by-row SDPA"
     events.log(f"padding-free batches: rows laid end to end, no pad tokens ({attention} attention keeps them apart)")
     return {"padding_free": True}
 
@@ -138,6 +141,7 @@ def train(spec: RunSpec, ctx) -> dict:
     target = run_dir / (ADAPTER_DIR if method.artifact == "adapter" else "model")
     # accelerate leaves an autocast wrapper on forward under mixed precision: save (and hand on) the plain model
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    packed_attention.restore(model)  # the saved model (and the probe's) attends the standard way
     with atomic_dir(target, replace=True) as tmp:
         method.save(model, tmp)
         tokenizer.save_pretrained(tmp)
