@@ -116,6 +116,29 @@ def _keys_used_in_code() -> dict[str, str]:
     return found
 
 
+def _text_keys_used_in_code() -> dict[str, str]:
+    """key -> file, for every `i18n.text("section.name", ...)` in studio/ (a whole key: no .msg / .hint)."""
+    found = {}
+    for path in (ROOT / "studio").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            first = node.args[0] if node.args else None
+            if name == "text" and isinstance(first, ast.Constant) and "." in str(first.value):
+                found[first.value] = str(path.relative_to(ROOT))
+    return found
+
+
+def test_every_text_key_in_the_code_has_both_languages():
+    used = _text_keys_used_in_code()
+    assert "data_store.preview_prompt_only" in used and "data_findings.colon" in used  # the scan finds them
+    for lang in ("en", "zh"):
+        texts = core.table(lang)
+        missing = sorted(f"{k} ({f})" for k, f in used.items() if k not in texts)
+        assert not missing, (lang, missing)
+
+
 def test_every_error_key_in_the_code_has_both_languages():
     from studio.data import formats
 
@@ -228,6 +251,24 @@ def test_errors_render_in_the_readers_language(lang):
         edit.delete_rows([{"a": 1}], "7")
     line = info.value.one_line(lang)
     assert "1..1" in line and (CJK.search(line) if lang == "zh" else not CJK.search(line))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_preview_notes_are_in_the_viewers_language(tiny_model, lang):
+    """The notes under the Data page's token preview (prompt-only rows, tool calls a template drops)."""
+    import json
+
+    from conftest import SAMPLES
+    from studio.data import formats, preview
+
+    tok = preview.load_tokenizer("tiny-random-llama")
+    prompt = formats.converter(formats.get("prompt"), "prompt")({"prompt": "2+2?", "answer": "4"}, None)
+    tools = formats.converter(formats.get("messages"), "sft")(
+        json.loads((SAMPLES / "messages_tools.jsonl").read_text().splitlines()[0]), None)
+    notes = preview.preview_rows([prompt], "prompt", tok, lang=lang)[0].notes
+    notes += preview.preview_rows([tools], "sft", tok, lang=lang)[0].notes
+    assert len(notes) == 2 and "book_table" in notes[1]
+    assert all(bool(CJK.search(n)) == (lang == "zh") for n in notes), notes
 
 
 # ---------------------------------------------------------------------------------------------- spec options
