@@ -185,3 +185,40 @@ def test_plain_text_paragraphs(tmp_path):
     assert loaded.format == "text"
     assert [r["text"] for r in loaded.table.rows] == ["First paragraph\nstill first.", "Second one."]
     assert loaded.table.lines == [1, 5]
+
+
+def test_a_broken_file_is_reported_in_the_viewers_language(workspace, tmp_path, monkeypatch, capsys):
+    """Issue 9: a Chinese viewer reads a reader's finding in Chinese, still naming the file and the line;
+    the parser's own message (json's "Expecting ...") stays as it is inside the translated sentence."""
+    import re
+
+    from studio.cli import main
+    from studio.data.session import findings_rows, open_data
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    path = tmp_path / "坏数据.jsonl"
+    path.write_text(json.dumps(ZH, ensure_ascii=False) + '\n{"instruction": "x",}\n[1, 2]\n', encoding="utf-8")
+    session = open_data(path)  # what the Data page does with an upload (the file is parsed in the worker)
+    rows = findings_rows(session.findings, lang="zh")
+    assert [r[:2] for r in rows] == [["错误", "第 2 行"], ["错误", "第 3 行"]]
+    assert rows[0][3] == "不是有效的 JSON（第 21 列：Expecting property name enclosed in double quotes）"
+    assert rows[1][3] == "应为一个 JSON 对象，实际是 list" and cjk.search(rows[1][4])
+    with pytest.raises(DataError) as err:
+        read_table(path)
+    assert err.value.one_line("zh").startswith("坏数据.jsonl，第 2 行：不是有效的 JSON")
+    assert "（另有 1 个问题）" in err.value.one_line("zh")
+    assert err.value.one_line("en").startswith("坏数据.jsonl, line 2: not valid JSON (Expecting property name")
+
+    monkeypatch.setenv("STUDIO_LANG", "zh")
+    assert main(["data", "check", str(path)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == ("错误: 坏数据.jsonl，第 2 行：不是有效的 JSON（第 21 列：Expecting property name enclosed in "
+                        "double quotes） — 请修改或删除这一行")
+    assert main(["data", "check", str(tmp_path / "none.csv")]) == 1
+    missing = capsys.readouterr().out.strip()  # a keyed StudioError becomes a finding that keeps its key
+    assert missing.startswith(f"错误: {tmp_path / 'none.csv'}：找不到数据") and "check the path" not in missing
+    assert main(["data", "check", str(tmp_path / "none.csv"), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["findings"][0]["key"] == "data_prepare.not_found" and report["findings"][0]["args"]
+    assert main(["data", "check", str(SAMPLES / "alpaca_zh_excel_gbk.csv")]) == 0
+    assert capsys.readouterr().err.strip() == "alpaca_zh_excel_gbk.csv：共 2 行，格式 alpaca，没有发现问题"

@@ -96,7 +96,8 @@ def test_every_core_text_has_a_chinese_text():
 
 
 def _keys_used_in_code() -> dict[str, str]:
-    """key -> file, for every StudioError(key=...) and Finding.of(severity, key, ...) in studio/."""
+    """key -> file, for every StudioError(key=...), Finding.of(severity, key, ...) and reader finding
+    (`limits.finding("name", ...)`, texts in readers.yaml) in studio/."""
     found = {}
     for path in (ROOT / "studio").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -110,12 +111,41 @@ def _keys_used_in_code() -> dict[str, str]:
                         found[kw.value.value] = str(path.relative_to(ROOT))
             if name == "of" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
                 found[node.args[1].value] = str(path.relative_to(ROOT))
+            if name in ("finding", "_finding") and node.args and isinstance(node.args[0], ast.Constant):
+                found[f"readers.{node.args[0].value}"] = str(path.relative_to(ROOT))
     return found
 
 
+def _text_keys_used_in_code() -> dict[str, str]:
+    """key -> file, for every `i18n.text("section.name", ...)` in studio/ (a whole key: no .msg / .hint)."""
+    found = {}
+    for path in (ROOT / "studio").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            first = node.args[0] if node.args else None
+            if name == "text" and isinstance(first, ast.Constant) and "." in str(first.value):
+                found[first.value] = str(path.relative_to(ROOT))
+    return found
+
+
+def test_every_text_key_in_the_code_has_both_languages():
+    used = _text_keys_used_in_code()
+    assert "data_store.preview_prompt_only" in used and "data_findings.colon" in used  # the scan finds them
+    for lang in ("en", "zh"):
+        texts = core.table(lang)
+        missing = sorted(f"{k} ({f})" for k, f in used.items() if k not in texts)
+        assert not missing, (lang, missing)
+
+
 def test_every_error_key_in_the_code_has_both_languages():
+    from studio.data import formats
+
     used = _keys_used_in_code()
     assert len(used) > 30
+    assert {"readers.jsonl_invalid", "readers.too_deep", "stages.lf_skipped"} <= set(used)  # all three spellings
+    used.update(dict.fromkeys(formats.EXPAND_NOTES.values(), "studio/data/formats.py"))
     for lang in ("en", "zh"):
         texts = core.table(lang)
         missing = sorted(f"{k} ({f})" for k, f in used.items() if f"{k}.msg" not in texts)
@@ -152,6 +182,49 @@ def test_the_english_text_scan_finds_english_text(tmp_path, monkeypatch):
     assert _english_error_calls() == ["studio/x.py:1", "studio/x.py:2"]
 
 
+def _findings_from_text() -> list[str]:
+    """`Finding(...)` built directly in studio/: its message is text made here, English in every language.
+    Findings are made with `Finding.of(severity, key, ...)`, from an error with `Finding.from_error(exc)`
+    (which keeps its key), or copied from another finding (`dataclasses.replace`)."""
+    found = []
+    for path in (ROOT / "studio").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "Finding":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_finding_is_built_from_english_text():
+    """Data findings carry a key and arguments like errors do; a parser's own message is an argument."""
+    bad = _findings_from_text()
+    assert not bad, bad
+
+
+def test_the_finding_scan_finds_text(tmp_path, monkeypatch):
+    """The scan itself: a literal, an f-string or a passed-on English message is caught, a key is not."""
+    pkg = tmp_path / "studio"
+    pkg.mkdir()
+    (pkg / "x.py").write_text('Finding("error", "file not found", file=p)\n'
+                              'findings.Finding("error", f"bad {x}", "fix it")\n'
+                              'Finding("error", exc.message, exc.hint)\n'
+                              'Finding.of("error", "readers.not_found", file=p)\n'
+                              'Finding.from_error(exc, file=p)\n')
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _findings_from_text() == ["studio/x.py:1", "studio/x.py:2", "studio/x.py:3"]
+
+
+def test_the_key_scan_finds_every_spelling(tmp_path, monkeypatch):
+    pkg = tmp_path / "studio"
+    pkg.mkdir()
+    (pkg / "x.py").write_text('raise StudioError(key="a.b")\nFinding.of(sev, "c.d", row=1)\n'
+                              'raise DataError([_finding("too_slow", name)])\nfinding(key, name)\n')
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert set(_keys_used_in_code()) == {"a.b", "c.d", "readers.too_slow"}
+
+
 def test_format_problems_name_keys_with_both_languages():
     from studio.data import formats
 
@@ -178,6 +251,24 @@ def test_errors_render_in_the_readers_language(lang):
         edit.delete_rows([{"a": 1}], "7")
     line = info.value.one_line(lang)
     assert "1..1" in line and (CJK.search(line) if lang == "zh" else not CJK.search(line))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_preview_notes_are_in_the_viewers_language(tiny_model, lang):
+    """The notes under the Data page's token preview (prompt-only rows, tool calls a template drops)."""
+    import json
+
+    from conftest import SAMPLES
+    from studio.data import formats, preview
+
+    tok = preview.load_tokenizer("tiny-random-llama")
+    prompt = formats.converter(formats.get("prompt"), "prompt")({"prompt": "2+2?", "answer": "4"}, None)
+    tools = formats.converter(formats.get("messages"), "sft")(
+        json.loads((SAMPLES / "messages_tools.jsonl").read_text().splitlines()[0]), None)
+    notes = preview.preview_rows([prompt], "prompt", tok, lang=lang)[0].notes
+    notes += preview.preview_rows([tools], "sft", tok, lang=lang)[0].notes
+    assert len(notes) == 2 and "book_table" in notes[1]
+    assert all(bool(CJK.search(n)) == (lang == "zh") for n in notes), notes
 
 
 # ---------------------------------------------------------------------------------------------- spec options

@@ -64,8 +64,7 @@ def run_check(args) -> int:
     except DataError as exc:
         return _report(args, exc.findings, {"file": args.file, "valid": False})
     except StudioError as exc:  # not a row problem (unknown format, missing file): still a finding
-        finding = Finding("error", exc.message, exc.hint or "", file=args.file)
-        return _report(args, [finding], {"file": args.file, "valid": False})
+        return _report(args, [Finding.from_error(exc, file=args.file)], {"file": args.file, "valid": False})
     findings = list(loaded.warnings)
     table = loaded.table
     report = {"file": table.file, "format": loaded.format, "rows": len(table.rows), "encoding": table.encoding,
@@ -93,19 +92,26 @@ def _report(args, findings, report: dict) -> int:
         report["findings"] = [f.to_dict() for f in findings]
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        from ..i18n import default_lang
+        from ..i18n import default_lang, text
 
+        lang = default_lang()
         for f in findings:
-            print(f"{f.severity}: {f.one_line(default_lang())}")
+            print(f"{text(f'data_findings.severity_{f.severity}', lang)}: {f.one_line(lang)}")
         if "rows" in report:
-            summary = f"{report['file']}: {report['rows']} rows, format {report['format']}"
-            if report.get("tokens", {}).get("rows"):
-                t = report["tokens"]
-                summary += f", tokens min {t['min']} / median {t['p50']} / max {t['max']}"
-            real = [f for f in findings if f.severity != "info"]
-            print(summary + (f", {len(real)} finding(s)" if real else ", no problems found"),
-                  file=sys.stderr)
+            print(_summary(report, findings, lang), file=sys.stderr)
     return 1 if any(f.severity != "info" for f in findings) else 0
+
+
+def _summary(report: dict, findings: list, lang: str) -> str:
+    """One line after the findings: rows, format, token lengths, how many problems (in `lang`)."""
+    from ..i18n import text
+
+    line = text("data_findings.check_summary", lang, file=report["file"], rows=report["rows"], format=report["format"])
+    t = report.get("tokens") or {}
+    if t.get("rows"):
+        line += text("data_findings.check_tokens", lang, min=t["min"], p50=t["p50"], max=t["max"])
+    real = sum(f.severity != "info" for f in findings)
+    return line + (text("data_findings.check_count", lang, n=real) if real else text("data_findings.check_clean", lang))
 
 
 def run_convert(args) -> int:
@@ -118,7 +124,9 @@ def run_convert(args) -> int:
     out, count = convert_file(args.file, args.target, Path(args.output), args.format, mapping.parse(args.map),
                               ws.root)
     print(out)
-    print(f"wrote {count} {args.target} rows", file=sys.stderr)
+    from ..i18n import default_lang, text
+
+    print(text("data_convert.wrote", default_lang(), count=count, target=args.target), file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,15 @@ from . import convo, formats
 from .findings import DataError, Finding
 
 
+class Unfit(ValueError):
+    """Why a row cannot be written in the target format: `key` names a text under data_convert
+    ("cannot be written as {target}: ..."), so the finding reads in the viewer's language."""
+
+    def __init__(self, key: str, **args):
+        super().__init__(key)
+        self.key, self.args_ = key, args
+
+
 def _turns(value, role: str) -> list[dict]:
     return convo.normalize_messages(value) if isinstance(value, list) else [{"role": role, "content": value}]
 
@@ -27,7 +36,7 @@ def _system(row: dict, msgs: list[dict]) -> list[dict]:
 
 
 def to_messages(row: dict, fmt: str) -> list[dict]:
-    """The whole conversation a row stands for, answer included; ValueError when it has none."""
+    """The whole conversation a row stands for, answer included; `Unfit` when it has none."""
     if fmt == "alpaca":
         return convo.alpaca_prompt(row, None) + [{"role": "assistant", "content": row["output"]}]
     if fmt == "sharegpt":
@@ -40,18 +49,18 @@ def to_messages(row: dict, fmt: str) -> list[dict]:
         return _system(row, _turns(row["prompt"], "user") + _turns(row["chosen"], "assistant"))
     if fmt == "kto":
         if not formats._label(row["label"]):
-            raise ValueError("a completion labelled false is not an answer to learn from")
+            raise Unfit("data_convert.false_label")
         return _system(row, _turns(row["prompt"], "user") + _turns(row["completion"], "assistant"))
     if fmt == "prompt":
         answer = row.get("answer")
         return _system(row, _turns(row["prompt"], "user") + ([{"role": "assistant", "content": answer}]
                                                              if answer else []))
-    raise ValueError(f"{fmt} rows are not conversations")
+    raise Unfit("data_convert.not_conversation", source=fmt)
 
 
 def _split_last(msgs: list[dict]) -> tuple[list[dict], dict]:
     if not msgs or msgs[-1].get("role") != "assistant":
-        raise ValueError("the conversation does not end with an assistant answer")
+        raise Unfit("data_convert.no_answer")
     return msgs[:-1], msgs[-1]
 
 
@@ -63,7 +72,7 @@ def _from_messages(msgs: list[dict], target: str, row: dict) -> dict:
     elif target == "alpaca":
         out = convo.messages_to_alpaca(msgs)
         if out is None:
-            raise ValueError("only alternating user/assistant turns without tool calls fit the alpaca format")
+            raise Unfit("data_convert.not_alpaca")
         return out
     elif target == "completion":
         prompt, last = _split_last(msgs)
@@ -74,7 +83,7 @@ def _from_messages(msgs: list[dict], target: str, row: dict) -> dict:
     elif target == "text":
         return {"text": "\n\n".join(str(m.get("content") or "") for m in msgs if m.get("content"))}
     else:
-        raise ValueError(f"conversations cannot become {target} rows")
+        raise Unfit("data_convert.not_target")
     tools = convo.tools_text(row.get("tools"))
     return dict(out, tools=tools) if tools else out
 
@@ -127,7 +136,10 @@ def convert_rows(rows: list[dict], source: str, target: str, file: str = "", lin
                 out.append(formats.get("alpaca").converters["text"](row, None))
             else:
                 out.append(_from_messages(to_messages(row, source), target, row))
-        except ValueError as exc:
+        except Unfit as exc:
+            problems.append(Finding.of("error", exc.key, file=file, line=lines(i), row=i + 1, target=target,
+                                       **exc.args_))
+        except ValueError as exc:  # a library's own words
             problems.append(Finding.of("error", "data_convert.cannot_write", target=target, detail=str(exc), file=file,
                                        line=lines(i), row=i + 1))
     if problems:

@@ -1,8 +1,10 @@
 """Findings about data, each pinned to a place (file, line, row, field) with what to do about it.
 
-A finding made with a translation key (`Finding.of("error", "data_checks.missing", row=3, name=...)`)
-renders in the reader's language (`one_line("zh")`); one made with English text (a library's
-message, or a reader not converted yet) shows that text in every language.
+A finding is made with a translation key (`Finding.of("error", "data_checks.missing", row=3, name=...)`)
+and renders in the reader's language (`one_line("zh")`); a library's own message (a JSON decoder's, a
+parser's) travels as an argument inside a translated sentence. `Finding.from_error` turns a
+`StudioError` into a finding that keeps the error's key. Code outside this module never builds a
+`Finding(...)` from text (tests/test_i18n.py checks it).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ class Finding:
         return cls(severity, _render(key, "msg", "en", args) or key, _render(key, "hint", "en", args) or "",
                    file=file, line=line, row=row, field=field, key=key, args=args)
 
+    @classmethod
+    def from_error(cls, exc: StudioError, severity: str = "error", *, file: str | None = None) -> Finding:
+        """A user error as a finding about `file`, still translatable: the error's key and arguments are
+        carried over (an error made from a library's text keeps that text)."""
+        return cls(severity, exc.message, exc.hint or "", file=file, key=exc.key, args=dict(exc.args_))
+
     def text(self, lang: str = "en") -> str:
         return (_render(self.key, "msg", lang, self.args) if self.key else None) or self.message
 
@@ -55,7 +63,7 @@ class Finding:
     def one_line(self, lang: str = "en") -> str:
         where = self.place(lang)
         message, hint = self.text(lang), self.hint_text(lang)
-        text = f"{where}: {message}" if where else message
+        text = where + i18n.text("data_findings.colon", lang) + message if where else message
         return f"{text} — {hint}" if hint else text
 
     def to_dict(self) -> dict:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from ..errors import StudioError
 from . import convo
+from .findings import Finding
 
 # target -> what it is, for messages
 TARGETS = {
@@ -234,8 +235,8 @@ _register(Format(
 ))
 
 
-# (format, target) -> the text announcing an expanding conversion (locale key)
-EXPAND_NOTES = {("preference", "unpaired"): "stages.kto_from_pairs"}
+# (format, target) -> the finding announcing an expanding conversion (locale key)
+EXPAND_NOTES = {("preference", "unpaired"): "data_prepare.kto_from_pairs"}
 
 
 def _pair_as_unpaired(row: dict, system: str | None) -> list[dict]:
@@ -255,13 +256,18 @@ def convert_rows(fmt: Format, target: str, rows: list[dict], system: str | None 
     return [convert(r, system) for r in rows]
 
 
-def conversion_note(fmt: Format, target: str, rows: int) -> str | None:
-    """What a split conversion did to the data, to say in the run's log (None: rows map one to one)."""
+def conversion_finding(fmt: Format, target: str, rows: int, file: str | None = None) -> Finding | None:
+    """What a split conversion did to the data, as an info finding for the run's log (None: rows map one
+    to one)."""
     if target in fmt.converters or target not in fmt.expanders:
         return None
-    from ..i18n import text
+    return Finding.of("info", EXPAND_NOTES[(fmt.name, target)], file=file, rows=rows, out=2 * rows)
 
-    return text(EXPAND_NOTES[(fmt.name, target)], rows=rows, out=2 * rows)
+
+def conversion_note(fmt: Format, target: str, rows: int, lang: str = "en") -> str | None:
+    """The same as one line of text in `lang`."""
+    found = conversion_finding(fmt, target, rows)
+    return found.text(lang) if found else None
 
 
 def detect(columns: set[str]) -> str | None:

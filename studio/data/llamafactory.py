@@ -39,8 +39,8 @@ def _info(folder: Path) -> dict:
     try:
         return json.loads((folder / INFO).read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
-        raise DataError([Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})", "fix the file",
-                                 file=f"{folder.name}/{INFO}", line=exc.lineno)]) from None
+        raise DataError([Finding.of("error", "readers.lf_invalid_json", file=f"{folder.name}/{INFO}",
+                                    line=exc.lineno, detail=exc.msg, column=exc.colno)]) from None
 
 
 def skipped(info: dict) -> dict[str, str]:
@@ -54,11 +54,8 @@ def skipped(info: dict) -> dict[str, str]:
     return out
 
 
-def _skip_note(folder: Path, name: str, why: str) -> Finding:
-    from ..i18n import text
-
-    return Finding("info", text("stages.lf_skipped.msg", name=name, why=why), text("stages.lf_skipped.hint"),
-                   file=f"{folder.name}/{INFO}")
+def _skip_note(folder: Path, name: str, why: str, severity: str = "info") -> Finding:
+    return Finding.of(severity, "stages.lf_skipped", file=f"{folder.name}/{INFO}", name=name, why=why)
 
 
 def _entry(folder: Path, name: str | None) -> tuple[str, dict, list[Finding]]:
@@ -66,15 +63,13 @@ def _entry(folder: Path, name: str | None) -> tuple[str, dict, list[Finding]]:
     local = {k: v for k, v in info.items() if isinstance(v, dict) and v.get("file_name")}
     remote = skipped(info)
     if name in remote:
-        note = _skip_note(folder, name, remote[name])
-        raise DataError([Finding("error", note.message, note.hint, file=note.file)])
+        raise DataError([_skip_note(folder, name, remote[name], "error")])
     if name is None and len(local) == 1:
         name = next(iter(local))
     if name not in local:
-        names = ", ".join(local) or "none"
-        what = f"has no local dataset '{name}'" if name else "describes several datasets"
-        raise DataError([Finding("error", f"{what} (local ones: {names})",
-                                 f"pick one as {folder}#NAME", file=f"{folder.name}/{INFO}")])
+        key = "readers.lf_no_local" if not local else "readers.lf_unknown" if name else "readers.lf_several"
+        raise DataError([Finding.of("error", key, file=f"{folder.name}/{INFO}", name=name or "",
+                                    names=", ".join(local), folder=folder)])
     return name, local[name], [_skip_note(folder, n, why) for n, why in remote.items()]
 
 
@@ -90,8 +85,8 @@ def read(folder: Path, name: str | None, read_file):
     name, entry, notes = _entry(folder, name)
     file = folder / entry["file_name"]
     if not file.exists():
-        raise DataError([Finding("error", f"dataset '{name}' points to {entry['file_name']}, which is missing",
-                                 "copy the file next to dataset_info.json", file=f"{folder.name}/{INFO}")])
+        raise DataError([Finding.of("error", "readers.lf_missing_file", file=f"{folder.name}/{INFO}", name=name,
+                                    target=entry["file_name"])])
     table = read_file(file)
     sharegpt = entry.get("formatting", "alpaca") == "sharegpt"
     columns = dict(SHAREGPT_COLUMNS if sharegpt else ALPACA_COLUMNS, **(entry.get("columns") or {}))

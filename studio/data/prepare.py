@@ -125,6 +125,7 @@ def prepare(spec, target: str, workspace_root: Path | None = None, seed: int = 4
         rows, eval_rows = split_rows(rows, spec.val_size, seed)
     train = Dataset.from_list(rows)
     evaluation = Dataset.from_list(eval_rows) if eval_rows else None
-    note = formats.conversion_note(formats.get(loaded.format), target, len(loaded.table.rows))
-    warnings = loaded.warnings + ([Finding("info", note, file=str(loaded.source or spec.path))] if note else [])
+    note = formats.conversion_finding(formats.get(loaded.format), target, len(loaded.table.rows),
+                                      file=str(loaded.source or spec.path))
+    warnings = loaded.warnings + ([note] if note else [])
     return Prepared(train, evaluation, loaded.format, len(rows), warnings)

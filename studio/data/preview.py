@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from types import SimpleNamespace
 
+from .. import i18n
 from ..errors import StudioError
 from . import templates
 
@@ -220,18 +221,19 @@ def encode(rows: list[dict], target: str, tokenizer, completion_only_loss: bool 
 
 
 def preview_rows(rows: list[dict], target: str, tokenizer, max_length: int | None = None,
-                 template: str | None = None, **options) -> list[Preview]:
+                 template: str | None = None, lang: str = "en", **options) -> list[Preview]:
+    """Each row as the model will see it; `notes` (in `lang`) say what the preview alone would not show."""
     seqs = encode(rows, target, tokenizer, **options)
-    notes = [] if target != "prompt" else ["prompt-only rows: the model writes the answers itself during training"]
+    notes = [] if target != "prompt" else [i18n.text("data_store.preview_prompt_only", lang)]
     out = []
     for row, s in zip(rows, seqs):
         view = Preview(s, tokenizer, max_length, template, list(notes))
-        view.notes += _lost_tool_calls(row, view)
+        view.notes += _lost_tool_calls(row, view, lang)
         out.append(view)
     return out
 
 
-def _lost_tool_calls(row: dict, view: Preview) -> list[str]:
+def _lost_tool_calls(row: dict, view: Preview, lang: str = "en") -> list[str]:
     """Tool calls a chat template silently leaves out (many small models' templates ignore them)."""
     names = [c.get("function", {}).get("name") for m in row.get("messages") or [] if isinstance(m, dict)
              for c in m.get("tool_calls") or []]
@@ -239,5 +241,4 @@ def _lost_tool_calls(row: dict, view: Preview) -> list[str]:
     missing = sorted({n for n in names if n and n not in text})
     if not missing:
         return []
-    return [f"this chat template does not render tool calls ({', '.join(missing)}): they are left out of "
-            "training; use a model whose template supports tools"]
+    return [i18n.text("data_store.preview_lost_tool_calls", lang, names=", ".join(missing))]

@@ -82,8 +82,7 @@ def _decode(path: Path) -> tuple[str, str]:
             raise DataError([finding("nul_byte", path.name, line=text.count("\n", 0, nul) + 1)])
         return text, enc
     except UnicodeDecodeError:
-        raise DataError([Finding("error", "cannot decode the file as UTF-8, GBK/GB18030 or UTF-16",
-                                 "save it as UTF-8 (in Excel: Save As → CSV UTF-8)", file=path.name)]) from None
+        raise DataError([Finding.of("error", "readers.undecodable", file=path.name)]) from None
 
 
 def _clean_key(key: object) -> str:
@@ -103,15 +102,14 @@ def _read_jsonl(path: Path) -> Table:
         except RecursionError:
             raise DataError([finding("too_deep", path.name, line=number)]) from None
         except json.JSONDecodeError as exc:
-            problems.append(Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                    "fix or delete this line", file=path.name, line=number, row=len(rows) + 1))
+            problems.append(Finding.of("error", "readers.jsonl_invalid", file=path.name, line=number,
+                                       row=len(rows) + 1, detail=exc.msg, column=exc.colno))
             rows.append({})
             lines.append(number)
             continue
         if not isinstance(obj, dict):
-            problems.append(Finding("error", f"expected a JSON object, found {type(obj).__name__}",
-                                    "each line must be one {...} object", file=path.name, line=number,
-                                    row=len(rows) + 1))
+            problems.append(Finding.of("error", "readers.jsonl_not_object", file=path.name, line=number,
+                                       row=len(rows) + 1, kind=type(obj).__name__))
         rows.append({_clean_key(k): v for k, v in obj.items()} if isinstance(obj, dict) else {})
         lines.append(number)
     if problems:
@@ -145,22 +143,20 @@ def _read_json(path: Path) -> Table:
     except json.JSONDecodeError as exc:
         if text.lstrip().startswith("{") and "\n{" in text:
             return _read_jsonl(path)  # JSON Lines saved with a .json name
-        raise DataError([Finding("error", f"not valid JSON ({exc.msg} at column {exc.colno})",
-                                 "fix the file there (a missing comma or quote is common)",
-                                 file=path.name, line=exc.lineno)]) from None
+        raise DataError([Finding.of("error", "readers.json_invalid", file=path.name, line=exc.lineno,
+                                    detail=exc.msg, column=exc.colno)]) from None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
         data = lists[0] if len(lists) == 1 else [data]
     if not isinstance(data, list):
-        raise DataError([Finding("error", "expected a list of rows", "the file must hold [ {...}, {...} ]",
-                                 file=path.name)])
+        raise DataError([Finding.of("error", "readers.json_not_list", file=path.name)])
     lines = _object_lines(text) if text.lstrip().startswith("[") else []
     rows, problems = [], []
     for index, obj in enumerate(data):
         if not isinstance(obj, dict):
-            problems.append(Finding("error", f"expected an object, found {type(obj).__name__}",
-                                    "each row must be a {...} object", file=path.name,
-                                    line=lines[index] if index < len(lines) else None, row=index + 1))
+            problems.append(Finding.of("error", "readers.json_row_not_object", file=path.name,
+                                       line=lines[index] if index < len(lines) else None, row=index + 1,
+                                       kind=type(obj).__name__))
             continue
         rows.append({_clean_key(k): v for k, v in obj.items()})
     if problems:
@@ -194,15 +190,12 @@ def _records(text: str, sep: str, name: str) -> tuple[list[int], list[Finding]]:
                 if width is None:
                     width = len(record)
                 elif len(record) > width:
-                    problems.append(Finding(
-                        "error", f"has {len(record)} fields but the header has {width}",
-                        "a field with the separator inside needs quotes; fix or delete this line",
-                        file=name, line=start, row=len(starts) - 1))
+                    problems.append(Finding.of("error", "readers.csv_too_many_fields", file=name, line=start,
+                                               row=len(starts) - 1, count=len(record), width=width))
             start = reader.line_num + 1
     except csv.Error as exc:
-        problems.append(Finding("error", f"cannot parse this record ({exc}: a quote is not closed)",
-                                "close the quote that starts on this line", file=name, line=start,
-                                row=len(starts)))
+        problems.append(Finding.of("error", "readers.csv_open_quote", file=name, line=start, row=len(starts),
+                                   detail=exc))
     return starts, problems
 
 
@@ -219,9 +212,9 @@ def _read_csv(path: Path, sep: str | None = None) -> Table:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise DataError([Finding("error", f"cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {exc}",
-                                 "check quoting and the number of columns", file=path.name,
-                                 line=int(match.group(1)) if match else None)]) from None
+        raise DataError([Finding.of("error", "readers.csv_unparsable", file=path.name,
+                                    line=int(match.group(1)) if match else None,
+                                    kind="TSV" if sep == "\t" else "CSV", detail=exc)]) from None
     lines = starts[1:] if len(starts) - 1 == len(frame) else [None] * len(frame)
     table = _from_frame(frame, lines, path.name)
     table.encoding = enc
@@ -236,7 +229,7 @@ def _from_frame(frame, lines: list, name: str) -> Table:
                   if (not c or c.startswith("Unnamed:")) and not frame[c].astype(str).str.strip().any()]
     if empty_cols:
         frame = frame.drop(columns=empty_cols)
-        notes.append(Finding("info", f"ignored {len(empty_cols)} empty column(s) without a name", "", file=name))
+        notes.append(Finding.of("info", "readers.empty_columns", file=name, count=len(empty_cols)))
     rows, kept_lines = [], []
     for record, line in zip(frame.to_dict(orient="records"), lines):
         if all(not str(v).strip() for v in record.values()):
@@ -282,8 +275,8 @@ def _read_parquet(path: Path) -> Table:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a broken file
-        raise DataError([Finding("error", f"cannot read as Parquet ({type(exc).__name__}: {exc})",
-                                 "export the file again", file=path.name)]) from None
+        raise DataError([Finding.of("error", "readers.parquet_unreadable", file=path.name,
+                                    error=type(exc).__name__, detail=exc)]) from None
     return Table(path.name, [{_clean_key(k): v for k, v in r.items()} for r in rows], [])
 
 
@@ -310,12 +303,10 @@ def _read_excel(path: Path, sheet: str | None) -> Table:
     try:
         frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     except ValueError as exc:
-        raise DataError([Finding("error", f"cannot read this workbook ({exc})",
-                                 "check the sheet name after '#', or save the file again in Excel",
-                                 file=path.name)]) from None
+        raise DataError([Finding.of("error", "readers.workbook_unreadable", file=path.name, detail=exc)]) from None
     except Exception as exc:  # noqa: BLE001 - openpyxl / xlrd raise their own types
-        raise DataError([Finding("error", f"cannot read as Excel ({type(exc).__name__}: {exc})",
-                                 "save it again as .xlsx", file=path.name)]) from None
+        raise DataError([Finding.of("error", "readers.excel_unreadable", file=path.name,
+                                    error=type(exc).__name__, detail=exc)]) from None
     return _from_frame(frame, [i + 2 for i in range(len(frame))], path.name)
 
 
@@ -329,8 +320,8 @@ def _read_saved(path: Path, split: str | None) -> Table:
         splits = list(data)
         pick = split or ("train" if "train" in splits else (splits[0] if len(splits) == 1 else None))
         if pick not in data:
-            raise DataError([Finding("error", f"the saved dataset has splits {', '.join(splits)}",
-                                     f"pick one: {path}#{splits[0]}", file=name)])
+            raise DataError([Finding.of("error", "readers.pick_split", file=name, splits=", ".join(splits),
+                                        path=path, first=splits[0])])
         data, name = data[pick], f"{name}#{pick}"
     return Table(name, data.to_list(), [])
 
@@ -387,7 +378,7 @@ def read_here(path: str | Path) -> Table:
 def _read_any(path: str | Path) -> Table:
     path, sub = split_ref(path)
     if not path.exists():
-        raise DataError([Finding("error", "file not found", "check the path", file=str(path))])
+        raise DataError([Finding.of("error", "readers.not_found", file=str(path))])
     if path.is_dir():
         return _read_folder(path, sub)
     suffix = path.suffix.lower()
@@ -403,8 +394,7 @@ def _read_any(path: str | Path) -> Table:
         return _read_parquet(path)
     if suffix in (".xlsx", ".xls"):
         return _read_excel(path, sub)
-    raise DataError([Finding("error", f"unsupported file type '{suffix or path.name}'",
-                             "use JSON, JSONL, CSV, TSV, TXT, Parquet, Excel or a dataset folder", file=path.name)])
+    raise DataError([Finding.of("error", "readers.unsupported", file=path.name, suffix=suffix or path.name)])
 
 
 def _read_folder(path: Path, sub: str | None) -> Table:
@@ -413,6 +403,6 @@ def _read_folder(path: Path, sub: str | None) -> Table:
     if (path / llamafactory.INFO).is_file():
         return llamafactory.read(path, sub, read_table)
     files = sorted(p.name for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
-    raise DataError([Finding("error", "this folder is neither a saved `datasets` folder nor a LLaMA-Factory folder "
-                             "(no dataset_info.json)", f"pick one of its files instead: {', '.join(files[:5])}"
-                             if files else "pick a data file", file=path.name)])
+    if files:
+        raise DataError([Finding.of("error", "readers.plain_folder", file=path.name, files=", ".join(files[:5]))])
+    raise DataError([Finding.of("error", "readers.empty_folder", file=path.name)])

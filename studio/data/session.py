@@ -7,7 +7,7 @@ only move values between these functions and the components.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import i18n
@@ -97,7 +97,7 @@ def findings_rows(findings: list[Finding], limit: int = 500, lang: str = "en") -
     from .findings import group_repeated
 
     for f in group_repeated(findings, lang=lang)[:limit]:
-        place = Finding(f.severity, "", line=f.line, row=f.row).place(lang)
+        place = replace(f, file=None, field=None).place(lang)  # the file and field have their own columns
         out.append([i18n.text(f"data_findings.severity_{f.severity}", lang), place or f.file or "", f.field or "",
                     f.text(lang), f.hint_text(lang)])
     return out

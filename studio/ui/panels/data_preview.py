@@ -86,7 +86,7 @@ def on_preview(studio, sess, model_name, template_name, stage_name, max_length, 
         if not 0 <= index < len(rows):
             raise StudioError(key="ui.no_such_row", row=index + 1, rows=len(rows))
         tok = tokenizer_for(model_name, template_name)
-        view = preview_rows([rows[index]], target, tok, int(max_length or 1024))[0]
+        view = preview_rows([rows[index]], target, tok, int(max_length or 1024), lang=t.lang)[0]
     except StudioError as exc:
         return err(t, exc)
     notes = list(view.notes)
