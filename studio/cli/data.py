@@ -131,12 +131,10 @@ def run_convert(args) -> int:
 
 
 def run_self_instruct(args) -> int:
-    from ..data.self_instruct import SelfInstructConfig, summary
-    from ..errors import StudioError
+    from ..data.self_instruct import SelfInstructConfig
     from ..jobs import JobManager
-    from ..jobs.events import read_progress
     from ..spec import load_yaml
-    from .train import printer
+    from .follow import follow
 
     ws = _workspace(args)
     cfg = SelfInstructConfig.parse(load_yaml(args.config), args.config, args.overrides)
@@ -155,23 +153,16 @@ def run_self_instruct(args) -> int:
     manager = JobManager(ws)
     job = manager.submit("generate", cfg.model_dump(mode="json"), title=f"Self-Instruct · {cfg.teacher.model}",
                          secrets=secrets)
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        print(job.run_dir)
-        return 0
-    try:
-        job = manager.wait(job.id, poll=1.0, on_update=printer())
-    except KeyboardInterrupt:
-        print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}", file=sys.stderr)
-        return 130
-    counts = read_progress(job.run_dir).get("counts") or {}
-    print(summary(counts), file=sys.stderr)
-    if job.state != "succeeded":
-        if job.error:
-            raise StudioError(key="cli.job_failed", id=job.id, state=job.state, detail=job.error)
-        raise StudioError(key="cli.job_failed_log", id=job.id, state=job.state, log=f"{job.run_dir}/worker.log")
-    print(job.artifacts.get("output"))
-    return 0
+    return follow(manager, job, lambda done: print(done.artifacts.get("output")), detach=args.detach,
+                  before=_counts, raise_failure=True, run_dir_on_detach=True)
+
+
+def _counts(job) -> None:
+    """What the teacher's requests gave (kept, duplicates, ...), whether the job succeeded or not."""
+    from ..data.self_instruct import summary
+    from ..jobs.events import read_progress
+
+    print(summary(read_progress(job.run_dir).get("counts") or {}), file=sys.stderr)
 
 
 def register_from_docs(data) -> None:

@@ -35,14 +35,11 @@ def register(data) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from .. import i18n
-    from ..atomic import read_jsonl, write_jsonl
-    from ..data.docs import config_from, problems, summary
+    from ..data.docs import config_from
     from ..errors import StudioError
     from ..jobs import JobManager
-    from ..jobs.events import read_progress
     from . import workspace_from
-    from .train import printer as _printer
+    from .follow import follow
 
     cfg = config_from(args.files, args.teacher, args.model, args.url, args.questions, args.chunk_chars,
                        args.max_chunks, args.min_support)
@@ -56,25 +53,29 @@ def run(args) -> int:
     names = ", ".join(Path(f).name for f in cfg.files[:3]) + ("…" if len(cfg.files) > 3 else "")
     cfg = cfg.model_copy(update={"max_tokens": args.max_tokens})
     job = manager.submit("docs", cfg.model_dump(mode="json"), title=f"Q&A from {names}", secrets=secrets)
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        print(job.run_dir)
-        return 0
-    try:
-        job = manager.wait(job.id, poll=1.0, on_update=_printer())
-    except KeyboardInterrupt:
-        print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}", file=sys.stderr)
-        return 130
-    lang = i18n.default_lang()
-    for line in problems(job.run_dir, lang):
+    return follow(manager, job, lambda done: write_rows(done, out), detach=args.detach, before=warn,
+                  raise_failure=True, run_dir_on_detach=True)
+
+
+def warn(job) -> None:
+    """One line per document that could not be read, whether the job succeeded or not."""
+    from .. import i18n
+    from ..data.docs import problems
+
+    for line in problems(job.run_dir, i18n.default_lang()):
         print(f"warning: {line}", file=sys.stderr)
-    if job.state != "succeeded":
-        if job.error:
-            raise StudioError(key="cli.job_failed", id=job.id, state=job.state, detail=job.error)
-        raise StudioError(key="cli.job_failed_log", id=job.id, state=job.state, log=f"{job.run_dir}/worker.log")
+
+
+def write_rows(job, out) -> None:
+    """The kept rows copied to OUT.jsonl, with the counts (stderr) and the file's path (stdout)."""
+    from pathlib import Path
+
+    from ..atomic import read_jsonl, write_jsonl
+    from ..data.docs import summary
+    from ..jobs.events import read_progress
+
     rows = read_jsonl(Path(job.artifacts["output"]))
     write_jsonl(out, rows)
     print(summary(read_progress(job.run_dir).get("counts") or {}), file=sys.stderr)
     print(f"wrote {len(rows)} rows to {out}", file=sys.stderr)
     print(out)
-    return 0

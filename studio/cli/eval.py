@@ -8,8 +8,6 @@ environment variable and handed to the job as a secret (never written into the s
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a tuned adapter / model against its base on a dataset",
@@ -59,7 +57,6 @@ def format_summary(summary: dict) -> str:
 
 
 def run(args) -> int:
-    import json
     import os
     from pathlib import Path
 
@@ -68,7 +65,7 @@ def run(args) -> int:
     from ..jobs import JobManager
     from ..spec import load_yaml
     from . import workspace_from
-    from .train import printer
+    from .follow import follow, read_artifact
 
     if args.harness or args.mc_file:
         from .lmeval import run as run_harness
@@ -87,13 +84,5 @@ def run(args) -> int:
     manager = JobManager(ws)
     job = manager.submit("eval", spec.model_dump(mode="json"), title=f"eval · {spec.name or Path(args.spec).stem}",
                          secrets=secrets)
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    job = manager.wait(job.id, poll=1.0, on_update=printer())
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-              file=sys.stderr)
-        return 1
-    print(format_summary(json.loads(Path(job.artifacts["summary"]).read_text(encoding="utf-8"))))
-    return 0
+    return follow(manager, job, lambda done: print(format_summary(read_artifact(done, "summary"))),
+                  detach=args.detach)

@@ -9,8 +9,6 @@ An adapter is merged onto its base first (the merge job's code). Beside the .ggu
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     from ..export.gguf import QUANTS
@@ -44,26 +42,15 @@ def describe(report: dict) -> str:
 
 
 def run(args) -> int:
-    import json
     from pathlib import Path
 
+    from ..export.runner import job_spec
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import printer as _printer
+    from .follow import follow, read_artifact
 
     ws = workspace_from(args)
-    from ..export.runner import job_spec
-
     spec = job_spec(args.source, args.format, args.quant, args.output, args.base)
     manager = JobManager(ws)
     job = manager.submit("export", spec, title=f"export · {Path(spec['source']).name} · {spec['quant']}")
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-              file=sys.stderr)
-        return 1
-    print(describe(json.loads(Path(job.artifacts["report"]).read_text(encoding="utf-8"))))
-    return 0
+    return follow(manager, job, lambda done: print(describe(read_artifact(done, "report"))), detach=args.detach)

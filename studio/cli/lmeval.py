@@ -11,8 +11,6 @@ Registered by studio/cli/eval.py; the job kind is `lmeval` (studio/eval/lmeval.p
 
 from __future__ import annotations
 
-import sys
-
 
 def add_arguments(p) -> None:
     g = p.add_argument_group("lm-evaluation-harness (--harness)")
@@ -49,28 +47,22 @@ def build_spec(harness: str | None, model: str | None, adapter: str | None, tune
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
-
-    from ..eval.lmeval import format_table
     from ..jobs import JobManager
     from . import workspace_from
-    from .train import printer as _printer
+    from .follow import follow
 
     spec = build_spec(args.harness, args.lm_model, args.lm_adapter, args.lm_tuned, args.mc_file, args.include,
                       args.limit, args.fewshot)
     manager = JobManager(workspace_from(args))
     names = ", ".join(spec.tasks + (["local"] if spec.mc_file else []))
     job = manager.submit("lmeval", spec.model_dump(mode="json"), title=f"lm-eval · {names}")
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    job = manager.wait(job.id, poll=1.0, on_update=_printer())
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-              file=sys.stderr)
-        return 1
-    summary = json.loads(Path(job.artifacts["summary"]).read_text(encoding="utf-8"))
-    print(format_table(summary))
+    return follow(manager, job, report, detach=args.detach)
+
+
+def report(job) -> None:
+    """The base-vs-tuned table and where the full results are."""
+    from ..eval.lmeval import format_table
+    from .follow import read_artifact
+
+    print(format_table(read_artifact(job, "summary")))
     print(f"results: {job.artifacts['summary']}")
-    return 0

@@ -11,8 +11,6 @@ also copies the result there.
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     from ..merge.runner import COMBINATIONS, DTYPES
@@ -69,31 +67,30 @@ def describe(report: dict) -> str:
 
 
 def run(args) -> int:
-    import json
+    from pathlib import Path
+
+    from ..jobs import JobManager
+    from . import workspace_from
+    from .follow import follow
+
+    manager = JobManager(workspace_from(args))
+    spec = build_spec(args)
+    job = manager.submit("merge", spec.model_dump(mode="json"), title=f"merge · {Path(spec.sources()[0]).parent.name}")
+    return follow(manager, job, lambda done: report(done, args.output))
+
+
+def report(job, output: str | None) -> None:
+    """The verification, and the copy to --output when one was asked for."""
     import shutil
     from pathlib import Path
 
     from ..errors import StudioError
-    from ..jobs import JobManager
-    from . import workspace_from
-    from .train import printer
+    from .follow import read_artifact
 
-    ws = workspace_from(args)
-    manager = JobManager(ws)
-    spec = build_spec(args)
-    job = manager.submit("merge", spec.model_dump(mode="json"), title=f"merge · {Path(spec.sources()[0]).parent.name}")
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    job = manager.wait(job.id, poll=1.0, on_update=printer())
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-              file=sys.stderr)
-        return 1
-    report = json.loads(Path(job.artifacts["report"]).read_text(encoding="utf-8"))
-    print(describe(report))
-    if args.output:
-        target = Path(args.output).expanduser()
+    print(describe(read_artifact(job, "report")))
+    if output:
+        target = Path(output).expanduser()
         if target.exists():
             raise StudioError(key="merge.output_exists", target=str(target))
         shutil.copytree(job.artifacts["model"], target)
         print(f"copied to {target}")
-    return 0

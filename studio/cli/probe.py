@@ -8,8 +8,6 @@ every run of the default recipe) and prints the report in the CLI's language (ST
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     p = sub.add_parser("probe", help="before/after report of a finished SFT run (writes probe.json)",
@@ -22,14 +20,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
     from pathlib import Path
 
     from ..errors import StudioError
-    from ..eval.probe import PROBE_FILE, lines
-    from ..i18n import default_lang
     from ..jobs import JobManager
     from . import workspace_from
+    from .follow import follow
 
     ws = workspace_from(args)
     run_dir = Path(args.run_dir).resolve()
@@ -40,14 +36,16 @@ def run(args) -> int:
         spec["engine"] = args.engine
     manager = JobManager(ws)
     job = manager.submit("probe", spec, title=f"Probe · {run_dir.name}")
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    job = manager.wait(job.id, poll=1.0)
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}", file=sys.stderr)
-        return 1
-    report = json.loads((run_dir / PROBE_FILE).read_text(encoding="utf-8"))
-    print("\n".join(lines(report, default_lang())))
+    return follow(manager, job, lambda done: report(run_dir), detach=args.detach, progress=False)
+
+
+def report(run_dir) -> None:
+    """The before/after lines in the CLI's language, and where probe.json is."""
+    import json
+
+    from ..eval.probe import PROBE_FILE, lines
+    from ..i18n import default_lang
+
+    found = json.loads((run_dir / PROBE_FILE).read_text(encoding="utf-8"))
+    print("\n".join(lines(found, default_lang())))
     print(run_dir / PROBE_FILE)
-    return 0

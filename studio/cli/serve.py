@@ -66,13 +66,14 @@ def run(args) -> int:
     from ..jobs import JobManager
     from ..jobs.events import read_progress
     from . import workspace_from
+    from .follow import announce, failed
 
     ws = workspace_from(args)
     manager = JobManager(ws)
     spec = build_spec(args)
     model = spec.model
     job = manager.submit("serve", spec.model_dump(mode="json"), title=f"serve · {Path(model).name}")
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
+    announce(job)
     last = ""
     try:
         while True:
@@ -85,8 +86,7 @@ def run(args) -> int:
                 print(f"bearer token: in {Path(job.run_dir) / 'server.json'}", flush=True)
                 break
             if job.state not in ("queued", "running"):
-                print(f"error: job {job.id} {job.state}: {job.error}", file=sys.stderr)
-                return 1
+                return failed(job)
             message = read_progress(job.run_dir).get("message", "")
             if message and message != last:
                 print(message, file=sys.stderr, flush=True)

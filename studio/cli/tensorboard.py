@@ -71,10 +71,11 @@ def run_tensorboard(args) -> int:
     from ..errors import StudioError
     from ..jobs import JobManager
     from . import workspace_from
+    from .follow import announce
 
     manager = JobManager(workspace_from(args))
     job = start(manager, args.port)
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
+    announce(job)
     url = wait_url(manager, job.id)
     if not url:
         job = manager.get(job.id)

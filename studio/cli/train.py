@@ -55,29 +55,12 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
-def printer():
-    """A job-update callback that prints the state and progress line when it changes."""
-    last = {"text": ""}
-
-    def show(job) -> None:
-        from ..jobs.events import read_progress
-
-        prog = read_progress(job.run_dir)
-        text = f"[{job.state}] {prog.get('message', '')}"
-        if prog.get("eta_s"):
-            text += f"  ETA {int(prog['eta_s'] // 60)}m{int(prog['eta_s'] % 60):02d}s"
-        if text != last["text"]:
-            print(text, file=sys.stderr, flush=True)
-            last["text"] = text
-
-    return show
-
-
 def run(args) -> int:
     from ..jobs import JobManager
     from ..runs import start_training
     from ..spec import build_spec
     from . import workspace_from
+    from .follow import follow
 
     ws = workspace_from(args)
     raw, source = build_raw(args, ws.root)
@@ -93,20 +76,4 @@ def run(args) -> int:
     manager = JobManager(ws)
     job = start_training(manager, spec)
     print(job.run_dir, flush=True)
-    print(f"job {job.id} {job.state}", file=sys.stderr, flush=True)
-    if args.detach:
-        return 0
-    try:
-        job = manager.wait(job.id, poll=1.0, on_update=printer())
-    except KeyboardInterrupt:
-        print(f"\nstopped following; the job goes on. Cancel it with: studio jobs cancel {job.id}",
-              file=sys.stderr)
-        return 130
-    if job.state != "succeeded":
-        print(f"error: job {job.id} {job.state}: {job.error or 'see ' + job.run_dir + '/worker.log'}",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-_printer = printer  # the name the first version used
+    return follow(manager, job, detach=args.detach)
