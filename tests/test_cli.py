@@ -11,18 +11,22 @@ from pathlib import Path
 import pytest
 
 
-def studio(*args: str, workspace: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+def studio(*args: str, workspace: Path, timeout: int = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, STUDIO_WORKSPACE=str(workspace))
+    if cwd is not None:  # `python -m studio` from another folder still imports this checkout
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
 
 
 def test_train_preset_then_jobs_and_chat(tmp_path, identity_data, tiny_model):
     ws = tmp_path / "ws"
-    out = studio("train", "--preset", "cpu-lora-sft", "--model", "tiny-random-llama", "--data", str(identity_data),
+    # the data file named relative to the folder the command runs in (the worker runs elsewhere)
+    out = studio("train", "--preset", "cpu-lora-sft", "--model", "tiny-random-llama", "--data", identity_data.name,
                  "--name", "cli-run", "--set", "max_steps=4", "--set", "batch_size=2", "--set", "max_length=64",
                  "--set", "save_steps=2", "--set", "learning_rate=5e-3", "--set", "seed=3",
-                 "--set", "keep_general=false", "--set", "val_size=0", workspace=ws)  # no replay / probe job here
+                 "--set", "keep_general=false", "--set", "val_size=0", workspace=ws,  # no replay / probe job here
+                 cwd=identity_data.parent)
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[0])
     assert run_dir == ws / "runs" / "cli-run"

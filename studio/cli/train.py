@@ -42,10 +42,17 @@ def build_raw(args, workspace_root) -> tuple[dict, str]:
     if args.model:
         raw.setdefault("model", {})["name"] = args.model
     if args.data:
-        raw.setdefault("data", {})["path"] = args.data
+        raw.setdefault("data", {})["path"] = _here(args.data)
     if args.name:
         raw["name"] = args.name
     return raw, source
+
+
+def _here(path: str) -> str:
+    """A data file named relative to where the command runs (the worker runs elsewhere); a dataset name stays."""
+    from pathlib import Path
+
+    return str(Path(path).resolve()) if Path(path).exists() else path
 
 
 def _merge(base: dict, top: dict) -> dict:
