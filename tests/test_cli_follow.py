@@ -45,7 +45,16 @@ def test_failed_job_is_one_error_line_in_the_cli_language_and_exit_1(workspace, 
     monkeypatch.setenv("STUDIO_LANG", "zh")
     code, out, err = cli(capsys, workspace, "probe", str(run))
     again = newest(manager, "probe", {job.id})
-    assert code == 1 and err.splitlines()[-1] == f"error: 任务 {again.id} failed：{again.error}"
+    # the store keeps the English line; the worker's exit.json kept the key, so the reason is Chinese too
+    from studio.errors import StudioError
+    from studio.jobs.failure import error_text
+    from studio.ui.i18n import Translator
+    from studio.ui.monitor import progress_html
+
+    reason = StudioError(key="probe.no_model", run=str(run)).one_line("zh")
+    assert reason != again.error and error_text(again, "zh") == reason and error_text(again, "en") == again.error
+    assert code == 1 and err.splitlines()[-1] == f"error: 任务 {again.id} failed：{reason}"
+    assert reason in progress_html(again, {}, Translator("zh"))  # the job panel says it in the viewer's language
 
 
 def test_detach_returns_at_once_and_leaves_the_job_to_the_queue(workspace, manager, tmp_path, capsys):

@@ -78,10 +78,13 @@ def wait(manager, job, progress: bool = True):
 
 def failure(job):
     """Why `job` did not succeed, as a StudioError: its error, or where its log is when it has none."""
+    from .. import i18n
     from ..errors import StudioError
+    from ..jobs.failure import error_text
 
     if job.error:
-        return StudioError(key="cli.job_failed", id=job.id, state=job.state, detail=job.error)
+        return StudioError(key="cli.job_failed", id=job.id, state=job.state,
+                           detail=error_text(job, i18n.default_lang()))
     return StudioError(key="cli.job_failed_log", id=job.id, state=job.state, log=f"{job.run_dir}/worker.log")
 
 

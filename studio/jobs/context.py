@@ -24,6 +24,8 @@ class JobContext:
     # while True, SIGTERM only sets the flag (a training loop stops at the next step boundary);
     # while False it raises JobCancelled right away.
     cooperative: bool = False
+    # a StudioError that ended the job, as `StudioError.record()` (key + arguments): written to exit.json
+    error_record: dict | None = None
 
     @property
     def run_dir(self) -> Path:

@@ -51,6 +51,7 @@ def execute(ctx: JobContext) -> tuple[str, int, str | None, dict]:
         state, code, error = "cancelled", 0, "cancelled"
     except StudioError as exc:
         error = exc.one_line()
+        ctx.error_record = exc.record()  # exit.json keeps its key: readers show it in their own language
         print(f"[studio] error: {error}", flush=True)
     except BaseException as exc:  # noqa: BLE001 - everything must end in a recorded state
         traceback.print_exc()
@@ -79,6 +80,7 @@ def run(job_id: str) -> int:
     ended = time.time()
     ctx.events.flush()
     write_json(Path(job.run_dir) / events.EXIT, {"state": state, "exit_code": code, "error": error,
+                                                 "error_record": ctx.error_record,
                                                  "artifacts": artifacts, "ended_at": ended,
                                                  "attempt": job.attempts})
     store.transition(job_id, ("running",), state=state, exit_code=code, error=error, artifacts=artifacts,

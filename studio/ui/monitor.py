@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import time
 
+from ..jobs.failure import error_text
+
 STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "succeeded": "#16a34a", "failed": "#dc2626",
                 "cancelled": "#9ca3af", "interrupted": "#d97706"}
 
@@ -32,7 +34,8 @@ def progress_html(job, progress: dict, t) -> str:
         bits.append(f"{t('train.eta')} {fmt_seconds(eta)}")
     if progress.get("elapsed_s") is not None:
         bits.append(f"{t('train.elapsed')} {fmt_seconds(progress['elapsed_s'])}")
-    error = f"<div class='studio-error'>{html.escape(job.error)}</div>" if job.error and job.state != "succeeded" else ""
+    error = (f"<div class='studio-error'>{html.escape(error_text(job, t.lang))}</div>"
+             if job.error and job.state != "succeeded" else "")
     return (f"<div class='studio-progress' data-job='{html.escape(job.id)}'>"
             f"<div class='bar {bar_class}'><div class='fill' style='width:{pct}%;background:{color}'></div></div>"
             f"<div class='line'>{' · '.join(bits)} <span class='pct'>{pct}%</span></div>{error}</div>")

@@ -15,6 +15,7 @@ import gradio as gr
 
 from ...data.docs import REVIEW_COLUMNS, SUFFIXES
 from ...errors import StudioError
+from ...jobs.failure import error_text
 from ..job_panel import timer_update
 
 DEFAULT_TEACHER = "smollm2-135m-instruct"
@@ -76,7 +77,7 @@ def on_status(studio, job_id: str | None) -> str:
     lines = [f"**{t('state.' + job.state)}** · {read_progress(job.run_dir).get('message', '')}"]
     lines += [f"⚠️ {p}" for p in problems(job.run_dir, t.lang)]
     if job.error and job.state not in ("succeeded", "running"):
-        lines.append(f"⚠️ {job.error}")
+        lines.append(f"⚠️ {error_text(job, t.lang)}")
     return "  \n".join(lines)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from ...errors import StudioError
+from ...jobs.failure import error_text
 from ...export.gguf import QUANTS
 from ..job_panel import timer_update
 
@@ -71,7 +72,7 @@ def on_poll(studio, job_id: str | None):
         return report_markdown(t, json.loads(Path(job.artifacts["report"]).read_text(encoding="utf-8")))
     text = f"**{t('state.' + job.state)}** · {read_progress(job.run_dir).get('message', '')}"
     if job.error and job.state != "running":
-        text += f"  \n⚠️ {job.error}"
+        text += f"  \n⚠️ {error_text(job, t.lang)}"
     return text
 
 

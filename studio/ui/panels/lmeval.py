@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from ...errors import StudioError
+from ...jobs.failure import error_text
 from ..job_panel import timer_update
 
 COLUMNS = ["task", "metric", "base", "tuned", "delta"]
@@ -64,7 +65,7 @@ def on_poll(studio, job_id: str | None):
     job = studio.manager.get(job_id)
     text = f"**{t('state.' + job.state)}** · {read_progress(job.run_dir).get('message', '')}"
     if job.error and job.state != "running":
-        text += f"  \n⚠️ {job.error}"
+        text += f"  \n⚠️ {error_text(job, t.lang)}"
     if job.state != "succeeded":
         return text, gr.update()
     summary = json.loads(Path(job.artifacts["summary"]).read_text(encoding="utf-8"))
