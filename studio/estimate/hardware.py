@@ -16,6 +16,7 @@ class Hardware:
     label: str = ""
     flops: float | None = None  # achieved matmul FLOP/s per device (None: no time estimate)
     flops_how: str = ""
+    bf16: bool = False  # a CPU whose rate is bf16 matmuls (its own training efficiency, units.CALIBRATION)
 
 
 def hardware_here(spec, timing: bool = True) -> Hardware:
@@ -37,8 +38,17 @@ def hardware_here(spec, timing: bool = True) -> Hardware:
         if device == "cuda":
             raise StudioError(key="spec.estimate_no_cuda")
     available = psutil.virtual_memory().available
+    bf16 = timing and _cpu_computes_bf16(spec)
     return Hardware("cpu", 1, available, "this machine's RAM (available now)",
-                    measured_flops("cpu") if timing else None, "matmul probe on this CPU now")
+                    measured_flops("cpu", bf16=bf16) if timing else None,
+                    f"{'bf16' if bf16 else 'fp32'} matmul probe on this CPU now", bf16=bf16)
+
+
+def _cpu_computes_bf16(spec) -> bool:
+    """The run's matmuls are bf16 on this CPU (AMX / AVX512-BF16: often ten times the fp32 rate)."""
+    from ..train.precision import cpu_has_bf16
+
+    return spec.training.precision in ("auto", "bf16") and cpu_has_bf16()
 
 
 def named_hardware(memory: str | int, count: int = 1, device: str = "cuda", tflops: float | None = None) -> Hardware:
@@ -52,15 +62,16 @@ def named_hardware(memory: str | int, count: int = 1, device: str = "cuda", tflo
 _FLOPS_CACHE: dict[str, tuple[float, float]] = {}
 
 
-def measured_flops(device: str, seconds: float = 0.3) -> float:
+def measured_flops(device: str, seconds: float = 0.3, bf16: bool = False) -> float:
     """Matmul FLOP/s reachable right now (cached for a minute): what this machine gives a run today."""
     now = time.time()
-    if device in _FLOPS_CACHE and now - _FLOPS_CACHE[device][1] < 60:
-        return _FLOPS_CACHE[device][0]
+    key = f"{device}-bf16" if bf16 else device
+    if key in _FLOPS_CACHE and now - _FLOPS_CACHE[key][1] < 60:
+        return _FLOPS_CACHE[key][0]
     import torch
 
     n = 1024 if device == "cuda" else 512
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = torch.bfloat16 if device == "cuda" or bf16 else torch.float32
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     (a @ b).sum().item()
@@ -72,6 +83,6 @@ def measured_flops(device: str, seconds: float = 0.3) -> float:
         if device == "cuda":
             c.sum().item()
     rate = 2 * n ** 3 * count / (time.perf_counter() - start)
-    _FLOPS_CACHE[device] = (rate, now)
+    _FLOPS_CACHE[key] = (rate, now)
     return rate
 

@@ -245,12 +245,13 @@ def _add_time(result: Estimate, spec, plan: dict, p: Probe, rows: int, ckpt: boo
     gen = plan["memory"].generated_tokens
     if gen:  # decoding: one forward per new token, at a fraction of the matmul rate
         flops += 2 * p.total_params * rows * gen * 4
-    rate = hw.flops * CALIBRATION[f"{hw.device}_efficiency"]
+    efficiency = CALIBRATION["cpu_bf16_efficiency" if hw.bf16 else f"{hw.device}_efficiency"]
+    rate = hw.flops * efficiency
     result.seconds_per_step = flops * spec.training.grad_accum / rate
     result.steps = plan["steps"]
     result.details["time_how"] = (f"{flops / 1e9:.0f} GFLOP per micro-batch from the meta pass at "
                                   f"{rate / 1e9:.0f} GFLOP/s: {hw.flops_how} × "
-                                  f"{CALIBRATION[f'{hw.device}_efficiency']} measured training efficiency")
+                                  f"{efficiency} measured training efficiency")
 
 
 def _suggestions(spec, hw: Hardware, cfg: dict, plan: dict, current: Estimate) -> list[Suggestion]:

@@ -33,6 +33,9 @@ CALIBRATION = {
     "head_tiles_cuda": 2.0,
     # share of measured matmul FLOP/s that a whole training step reaches
     "cpu_efficiency": 0.55,
+    # the same against a bf16 matmul probe, on a CPU that computes bf16 natively (the cpu-lora-sft
+    # default): small LoRA steps reach a smaller share of AMX's peak than of the fp32 rate
+    "cpu_bf16_efficiency": 0.6,
     "cuda_efficiency": 0.40,
 }
 # how full memory may be before the verdict becomes "tight" (a warning) and "too big" (a refusal)
