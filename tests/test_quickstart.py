@@ -203,3 +203,27 @@ def test_question_for_a_run_from_its_held_out_rows(workspace, tmp_path):
     assert actions.run_question(job, workspace.root) == "Who built you?"
     assert actions.error_line("Traceback (most recent call last):\n  File x\nValueError: bad rank\n") == \
         "ValueError: bad rank"
+
+
+def test_start_up_imports_no_model_libraries(tmp_path):
+    """Building the app (both languages) imports neither torch, transformers, datasets nor peft: they
+    load when a job or an action needs them. Gradio's optional MCP package is not imported either
+    (studio/ui/shell/gradio_import.py), yet stays importable. In a fresh process, as launch.py starts."""
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from studio.ui.app import build_app; from studio.workspace import Workspace; "
+            "demo = build_app(Workspace.open(sys.argv[1])); "
+            "heavy = [m for m in ('torch', 'transformers', 'datasets', 'peft', 'trl', 'vllm', 'mcp') if m in sys.modules]; "
+            "import importlib.util; "
+            "print(json.dumps({'heavy': heavy, 'pages': [p[0] for p in demo.pages], "
+            "'mcp_importable': importlib.util.find_spec('mcp') is not None}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ws")], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"), check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["heavy"] == [] and found["pages"] == ["", "zh"], found
+    assert found["mcp_importable"] is (importlib.util.find_spec("mcp") is not None)
