@@ -184,6 +184,7 @@ def test_a_recent_run_opens_where_it_stands(manager):
     assert text.startswith("The run failed: ") and "JSONDecodeError" in text and "Jobs page" in text
     assert failed.error and "\n" not in text.split(": ", 1)[1].split(". Its log")[0]
     assert _message(flow.on_recent({}, None)) == flow.t("quickstart.no_recent")
+    assert flow.on_back({"step": 3, "job": broken.id})[0]["step"] == 0  # Back from a reopened run: the start
 
 
 def test_question_for_a_run_from_its_held_out_rows(workspace, tmp_path):

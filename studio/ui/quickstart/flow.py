@@ -156,8 +156,8 @@ class Flow:
                     self.message, self.timer, self.status_timer, self.planned]
         self.next.click(self.on_next, [self.state, self.key, self.advanced], next_out, **common,
                         concurrency_limit=1, api_visibility="private")
-        self.back.click(self.on_back, [self.state], [self.state, *self.view_outputs, self.timer], **common,
-                        api_visibility="private")
+        self.back.click(self.on_back, [self.state], [self.state, *self.view_outputs, self.timer, self.recent_pick],
+                        **common, api_visibility="private")
         self.advanced.input(self.on_advanced, [self.state, self.advanced],
                             [self.spec_yaml, self.open_method, self.open_train, self.planned], **common,
                             api_visibility="private")
@@ -239,10 +239,10 @@ class Flow:
 
     def on_back(self, state: dict):
         step = max(0, state.get("step", 0) - 1)
-        if step == 3:  # from compare: back to the finished run, not into a new one
+        if step == 3 or (step == 2 and not state.get("spec")):  # from a finished or a reopened run: the start
             step = 0
         return [dict(state, step=step), *self.view(step, can_next=bool(state.get("data"))),
-                gr.Timer(active=False)]
+                gr.Timer(active=False), gr.Radio(value=None)]
 
     def _watch_result(self, state, step, *, progress=None, engine=None, question=None, ask=None,
                       panes=(None, None), message=None, active=False):
@@ -269,8 +269,8 @@ class Flow:
             job = self.studio.manager.get(job_id)
         except StudioError as exc:
             return self._watch_result(state, 0, message=_error(self.t, exc))
-        state = {"step": 3, "job": job_id, "serve": None, "question": actions.run_question(job, self.studio.workspace.root)}
-        return self.on_watch(state, request)
+        question = actions.run_question(job, self.studio.workspace.root)
+        return self.on_watch({"step": 3, "job": job_id, "serve": None, "question": question}, request)
 
     def on_watch(self, state: dict, request: gr.Request | None = None):
         """Follow the run; when it succeeds start the engine, open the compare step, say when it answers."""
