@@ -228,3 +228,17 @@ def test_start_up_imports_no_model_libraries(tmp_path):
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert found["heavy"] == [] and found["pages"] == ["", "zh"], found
     assert found["mcp_importable"] is (importlib.util.find_spec("mcp") is not None)
+
+
+def test_label_tables_read_fast_are_the_same():
+    """The UI's label files are parsed with libyaml at start-up (studio/ui/i18n.py): same texts as
+    PyYAML's pure-Python safe loader gives."""
+    import yaml
+
+    from studio.ui.i18n import _LOADER, LOCALES
+
+    files = sorted(LOCALES.glob("*/*.yaml"))
+    assert len(files) >= 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=_LOADER) == yaml.safe_load(text), path
