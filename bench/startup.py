@@ -4,7 +4,10 @@
 
 1. Runs `python launch.py` in a fresh workspace REPEAT times and measures the time from the start of
    the process to the page being ready: GET / answers 200 and GET /config serves the app's config
-   (with its components). Prints every number, the median and the best.
+   (with its components). Prints every number, the median and the best, and beside each the CPU
+   seconds the studio process used until then (steadier than the wall time on a shared machine),
+   then where the time goes in one fresh process (importing gradio as the studio does, the studio's
+   UI modules, building both language pages) and whether a model library was imported (it must not be).
 2. Opens the page once in headless Chromium (Debian's /usr/bin/chromium), waits for it to settle,
    then counts the requests the page makes over IDLE seconds with no job running: timers that
    tick, queue joins, API calls. Nothing should fire (target: 0).
@@ -54,10 +57,13 @@ def launch(workspace: Path, port: int) -> subprocess.Popen:
 def breakdown() -> str:
     """Where the time goes, in one fresh process: importing gradio, the studio UI, building the app."""
     code = (
-        "import time, tempfile; t0 = time.perf_counter(); import gradio; t1 = time.perf_counter(); "
+        "import sys, time, tempfile; t0 = time.perf_counter(); from studio.ui.shell.gradio_import import gr; "
+        "t1 = time.perf_counter(); "
         "from studio.ui.app import build_app; from studio.workspace import Workspace; t2 = time.perf_counter(); "
         "build_app(Workspace.open(tempfile.mkdtemp())); t3 = time.perf_counter(); "
-        "print(f'import gradio {t1 - t0:.2f} s, import studio.ui {t2 - t1:.2f} s, build both languages {t3 - t2:.2f} s')")
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'peft', 'vllm') if m in sys.modules]; "
+        "print(f'import gradio {t1 - t0:.2f} s, import studio.ui {t2 - t1:.2f} s, build both languages {t3 - t2:.2f} s; '"
+        "     f'model libraries imported: {heavy or \"none\"}')")
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300, check=False)
@@ -76,7 +82,17 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def time_to_ready(workspace: Path, timeout: float = 120.0) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (Linux /proc), None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def time_to_ready(workspace: Path, timeout: float = 120.0) -> tuple[float, float | None]:
+    """(seconds from the start of launch.py to the page being ready, CPU seconds it used until then)."""
     port = free_port()
     started = time.perf_counter()
     proc = launch(workspace, port)
@@ -90,7 +106,7 @@ def time_to_ready(workspace: Path, timeout: float = 120.0) -> float:
             if status == 200:
                 status, body = _get(url + "/config", 5.0)
                 if status == 200 and json.loads(body or b"{}").get("components"):
-                    return time.perf_counter() - started
+                    return time.perf_counter() - started, cpu_seconds(proc.pid)
             time.sleep(0.05)
         raise RuntimeError(f"not ready within {timeout} s")
     finally:
@@ -133,19 +149,23 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
         workspace = Path(tmp) / "ws"
-        times = []
+        times, cpus = [], []
         for i in range(args.repeat):
             try:
-                seconds = time_to_ready(workspace)
+                seconds, cpu = time_to_ready(workspace)
             except RuntimeError as exc:  # e.g. gradio's own localhost check timing out on a busy machine
                 print(f"start-up {i + 1}/{args.repeat}: failed ({exc})", flush=True)
                 continue
             times.append(seconds)
-            print(f"start-up {i + 1}/{args.repeat}: {seconds:.2f} s", flush=True)
+            cpus += [cpu] if cpu is not None else []
+            print(f"start-up {i + 1}/{args.repeat}: {seconds:.2f} s" + (f" (cpu {cpu:.2f} s)" if cpu else ""),
+                  flush=True)
         if not times:
             return 1
         print(f"start-up to page ready: median {statistics.median(times):.2f} s, best {min(times):.2f} s, "
               f"worst {max(times):.2f} s (target <= 3 s); cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+        if cpus:
+            print(f"cpu of the studio process until ready: median {statistics.median(cpus):.2f} s")
         print(f"breakdown: {breakdown()}", flush=True)
         if not args.no_idle:
             seen = idle_requests(workspace, args.idle)

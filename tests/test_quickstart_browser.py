@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from browser import browser_page, shot, studio_server
+from browser import browser_page, fill, shot, studio_server
 
 pytestmark = pytest.mark.browser
 
@@ -213,3 +213,122 @@ def test_own_file_reaches_the_recipe_in_three_clicks(tmp_path, tiny_model):
         page.wait_for_selector("#qs-recipe-summary:has-text('LoRA')")
         shot(page, "qs-own-recipe")
         assert clicks.n == 3, clicks.log
+
+
+def _train_through_the_api(url: str, dataset: str, seconds: float = 300.0) -> dict:
+    """Start a tiny run with the app's API (as a script would) and wait until it ends."""
+    from gradio_client import Client
+
+    client = Client(url + "/", verbose=False)
+    job = client.predict(dataset, "tiny-random-llama", 3, api_name="/start_run")
+    deadline = time.time() + seconds
+    while time.time() < deadline and job["state"] in ("queued", "running"):
+        time.sleep(2)
+        job = client.predict(job["id"], api_name="/run_state")
+    return job
+
+
+def test_open_a_recent_run_in_three_clicks(tmp_path, tiny_model):
+    """A run trained before (through the API), then a fresh page: "Open a recent run" (1), pick it (2):
+    the compare step with the base model and the run's adapter and a question from the rows the run
+    held out; Ask (3): both panes answer."""
+    import json
+    from pathlib import Path
+
+    from conftest import SAMPLES
+
+    from studio.data import store
+    from studio.data.prepare import load_rows
+    from studio.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path / "ws")
+    loaded = load_rows(str(SAMPLES / "identity_alpaca.jsonl"))
+    store.save_dataset(workspace.datasets, "identity", loaded.table.rows, loaded.format)
+    try:
+        with studio_server(workspace.root, env=dict(FAST, STUDIO_AUTO_PROBE="0")) as (url, _proc):
+            run = _train_through_the_api(url, "identity")
+            assert run["state"] == "succeeded", run
+            held = [json.loads(line) for line in (Path(run["run_dir"]) / "heldout.jsonl").read_text().splitlines()]
+            held_questions = {m["content"] for row in held for m in row["prompt"] if m["role"] == "user"}
+            with browser_page() as page:
+                page.set_default_timeout(120000)
+                clicks = Clicks(page)
+                page.goto(url + "/")
+                page.wait_for_selector("#qs-recent")
+                clicks.click("#qs-recent")
+                page.wait_for_selector("#qs-recent-pick label", state="visible")
+                assert page.locator("#qs-recent-pick label").count() == 1
+                shot(page, "qs-recent-0-list")
+                clicks.click("#qs-recent-pick label >> nth=0")
+                page.wait_for_selector("#qs-compare", state="visible", timeout=120000)
+                run_name = Path(run["run_dir"]).name
+                page.wait_for_selector(f"#qs-tuned-chat:has-text('{run_name}')")
+                page.wait_for_selector("#qs-ask:not([disabled])", timeout=300000)
+                question = page.locator("#qs-question textarea").input_value()
+                assert question in held_questions, (question, held_questions)
+                shot(page, "qs-recent-1-compare")
+                clicks.click("#qs-ask")
+                for pane in ("qs-base-chat", "qs-tuned-chat"):
+                    _wait_answer(page, pane, "en")
+                _check_answers(page, "en")
+                assert clicks.n == 3, clicks.log
+    finally:
+        _stop_engines(workspace.root)
+
+
+def test_advanced_fills_the_full_forms_with_the_plan(tmp_path, tiny_model):
+    """Sample data, Next, Advanced: the Method page shows the planned model and LoRA rank, the Train page
+    the planned dataset and steps; one number changed there, Start: the job runs with that number and
+    the rest of the plan."""
+    import yaml
+
+    from studio.jobs import JobManager
+    from studio.workspace import Workspace
+
+    workspace = tmp_path / "ws"
+    try:
+        with studio_server(workspace, env=dict(FAST, STUDIO_AUTO_PROBE="0")) as (url, _proc), \
+                browser_page() as page:
+            page.set_default_timeout(120000)
+            page.goto(url + "/")
+            page.click("#qs-sample")
+            page.wait_for_selector("#qs-next:not([disabled])")
+            page.click("#qs-next")
+            page.wait_for_selector("#qs-recipe-summary:has-text('LoRA')")
+            page.click("#qs-advanced input")
+            page.wait_for_selector("#qs-spec", state="visible")
+            planned = yaml.safe_load(page.locator("#qs-spec .cm-content").inner_text())
+            rank, steps = planned["method_args"]["r"], planned["training"]["max_steps"]
+            assert planned["model"]["name"] == "tiny-random-llama" and steps == 3, planned
+            page.click("#qs-open-method")
+            page.wait_for_selector("#rail-method.current")
+            _wait_value(page, "model-name", "tiny-random-llama")
+            _wait_value(page, "method-lora-r", str(rank))
+            shot(page, "qs-advanced-method")
+            page.click("#rail-train")
+            page.wait_for_selector("#rail-train.current")
+            _wait_value(page, "train-dataset", "orbiton-sample")
+            _wait_value(page, "training-max_steps", str(steps))
+            shot(page, "qs-advanced-train")
+            fill(page, "training-max_steps", steps + 2)
+            page.click("#start-training")
+            page.wait_for_selector("#train-message:has-text('runs')")
+            jobs = JobManager(Workspace.open(workspace)).list(kind="train")
+            assert len(jobs) == 1
+            spec = jobs[0].spec
+            assert spec["training"]["max_steps"] == steps + 2, spec["training"]
+            assert spec["model"]["name"] == "tiny-random-llama" and spec["method_args"]["r"] == rank, spec
+            assert spec["data"]["path"] == "orbiton-sample" and spec["data"]["keep_general"] is False, spec["data"]
+    finally:
+        _stop_engines(workspace)
+
+
+def _wait_value(page, elem_id: str, value: str) -> None:
+    """Wait until the form field `elem_id` shows `value` (filled by the channel, a moment after the click)."""
+    try:
+        page.wait_for_function(
+            """([id, v]) => { const el = document.querySelector('#' + id + ' input, #' + id + ' textarea');
+                              return el && el.value === v; }""", arg=[elem_id, value], timeout=60000)
+    except Exception:  # noqa: BLE001 - say what the field showed
+        box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+        raise AssertionError(f"{elem_id} shows {box.input_value()!r}, not {value!r}") from None

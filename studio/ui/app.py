@@ -4,6 +4,12 @@ Layout of a page: the navigation rail on the left (Start, Data, Method, Train, M
 a header (title, language, theme, jobs), the current page, and the status bar at the bottom; the job
 drawer slides in from the right. Each language is one page of the app (the launch language at `/`,
 the other at `/<code>`), so the language can be switched at any time (studio/ui/shell/prefs.py).
+
+Start-up time (bench/startup.py) is mostly importing Gradio and Gradio turning the pages into its
+config and web app. So Gradio is imported without its optional MCP integration (shell/gradio_import.py),
+both pages are built inside one `with` of the Blocks (each `with` that ends makes Gradio compute the
+whole config and web app again), and nothing heavy (torch, transformers, datasets) is imported until
+a job or an action needs it (tests/test_quickstart.py checks that in a fresh process).
 """
 
 from __future__ import annotations
@@ -14,12 +20,11 @@ import threading
 import time
 from pathlib import Path
 
-import gradio as gr
-
 from ..jobs import JobManager
 from ..workspace import Workspace
 from .context import Studio
 from .i18n import LANGS, Translator
+from .shell.gradio_import import gr
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TABS = ["data", "method", "train", "merge", "chat", "jobs"]
@@ -43,17 +48,25 @@ def build_app(workspace: Workspace, manager: JobManager | None = None, lang: str
     paths = page_paths(lang)
     studios = {code: Studio(workspace=workspace, manager=manager, t=Translator(code)) for code in paths}
     with gr.Blocks(title="Tune Studio", analytics_enabled=False) as demo:
-        _page(studios[lang], paths)
-        from .shell import api
+        for code, path in paths.items():
+            _enter_page(demo, LANG_NAMES[code], path)
+            _page(studios[code], paths)
+            if not path:
+                from .shell import api
 
-        api.register(studios[lang])
-    for code, path in paths.items():
-        if path:
-            with demo.route(LANG_NAMES[code], f"/{path}", show_in_navbar=False):
-                _page(studios[code], paths)
+                api.register(studios[lang])
+        _enter_page(demo, "", "")
     demo.studio = studios[lang]  # for tests and the launcher
     demo.studios = studios
     return demo
+
+
+def _enter_page(demo: gr.Blocks, name: str, path: str) -> None:
+    """What `with demo.route(name, "/" + path, show_in_navbar=False)` does, without leaving the Blocks:
+    what is built next belongs to that page ("" is the root page)."""
+    if path and path not in [page[0] for page in demo.pages]:
+        demo.pages.append((path, name, False))
+    demo.current_page = path
 
 
 def _page(studio: Studio, paths: dict[str, str]) -> None:

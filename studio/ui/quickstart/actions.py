@@ -4,11 +4,14 @@
 - `recent_runs`: training runs, newest first, for "Open a recent run".
 - `start_run`: submit the planned spec through `studio.runs.start_training` (the Train tab's path).
 - `start_compare`: one serve job for the base model with the run's adapter (`studio.infer.compare`).
-- `suggested_question`: the first user turn of a held-out row.
+- `suggested_question`: the first user turn of a held-out row; `run_question`: the same for a run
+  trained before (from the held-out rows it saved, else its data's first row).
+- `error_line`: a failed run's recorded error, as one readable line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from ...errors import StudioError
 from ...infer import compare
 from ...infer.base import BASE
 from ...infer.serve import server_info
+from ...recipe.run import HELDOUT_FILE
 from ...runs import start_training
 
 SAMPLE = Path(__file__).resolve().parents[3] / "assets" / "samples" / "identity_alpaca.jsonl"
@@ -101,11 +105,43 @@ def suggested_question(held_out: list) -> str:
     return ""
 
 
+def run_question(job, workspace_root) -> str:
+    """A question for a finished run: one of the rows it held out of training (heldout.jsonl in its
+    folder), else the first row of its data; "" when neither can be read."""
+    held = Path(job.run_dir) / HELDOUT_FILE
+    if held.is_file():
+        try:
+            rows = [json.loads(line) for line in held.read_text(encoding="utf-8").splitlines()[:20] if line.strip()]
+        except (OSError, ValueError):
+            rows = []
+        question = suggested_question(rows)
+        if question:
+            return question
+    data = (job.spec or {}).get("data", {}).get("path")
+    if not data:
+        return ""
+    try:
+        return suggested_question(load_rows(str(data), workspace_root=workspace_root).table.rows[:20])
+    except Exception:  # noqa: BLE001 - the data may be gone or changed since; the default question stays
+        return ""
+
+
+def error_line(error: str | None, limit: int = 400) -> str:
+    """The recorded error's first non-empty line, shortened (a traceback's last line when it is one)."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    if not lines:
+        return "—"
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
 def _first_user_turn(row) -> str:
     if isinstance(row, str):
         return row.strip()
     if not isinstance(row, dict):
         return ""
+    if isinstance(row.get("prompt"), list):  # a saved held-out row: the prompt as chat messages
+        return _first_user_turn({"messages": row["prompt"]})
     for key in ("question", "instruction", "prompt", "query"):
         value = row.get(key)
         if isinstance(value, str) and value.strip():

@@ -2,8 +2,13 @@
 
 Clicks with the sample data: "Try it with sample data", Next, Start training, (training runs, the
 engine starts, the compare step opens by itself), Ask = 4. With the user's own file: "Use my own
-file", upload, Next, Start training, Ask = 5. The step list and Back/Next stay on screen; each step
-shows only what matters for it, and "Advanced" leads to the full forms of the other pages.
+file", upload, Next, Start training, Ask = 5. With a run trained before: "Open a recent run", pick
+it, Ask = 3 (a finished run opens the compare step, a running one its progress, a failed one says
+why). The step list and Back/Next stay on screen; each step shows only what matters for it.
+
+"Advanced" (on the recipe step) shows the planned spec and fills the full forms of the Method and
+Train pages with it, through the `recipe.planned` channel (plan.PLANNED_CHANNEL): an expert changes
+one number there and starts the run from the Train page.
 
 The flow's memory is one dict in a gr.State (`data`, `rows`, `job`, `serve`, `question`, `spec`);
 the watch timer runs only while a run or the engine it waits for is on its way.
@@ -24,7 +29,7 @@ from ...infer.base import Sampling
 from ...jobs.events import read_progress
 from ..monitor import job_label, progress_html
 from . import actions
-from .plan import default_model, plan
+from .plan import PLANNED_CHANNEL, default_model, form_values, plan
 
 STEPS = ("start", "data", "recipe", "train", "compare")
 WATCH_S = 1.5
@@ -71,8 +76,8 @@ class Flow:
                 self.own = gr.Button(t("quickstart.use_own"), elem_id="qs-own", elem_classes=["qs-choice"])
                 self.recent = gr.Button(t("quickstart.open_recent"), elem_id="qs-recent",
                                         elem_classes=["qs-choice"])
-            self.recent_pick = gr.Dropdown(self._recent_choices(), label=t("quickstart.recent_runs"),
-                                           elem_id="qs-recent-pick", info=t("quickstart.recent_info"))
+            self.recent_pick = gr.Radio([], label=t("quickstart.recent_runs"), info=t("quickstart.recent_info"),
+                                        visible=False, elem_id="qs-recent-pick")
         with gr.Column(visible=False, elem_id="qs-data") as self.box_data:
             self.upload = gr.File(label=t("quickstart.upload"), file_count="single", visible=False,
                                   elem_id="qs-upload", height=120)
@@ -84,7 +89,9 @@ class Flow:
             with gr.Row():
                 self.advanced = gr.Checkbox(False, label=t("quickstart.advanced"), elem_id="qs-advanced",
                                             info=t("quickstart.advanced_info"))
-                self.open_forms = gr.Button(t("quickstart.open_forms"), visible=False, size="sm",
+                self.open_method = gr.Button(t("quickstart.open_method"), visible=False, size="sm",
+                                             elem_id="qs-open-method")
+                self.open_train = gr.Button(t("quickstart.open_train"), visible=False, size="sm",
                                             elem_id="qs-open-forms")
             self.spec_yaml = gr.Code(language="yaml", interactive=False, visible=False, elem_id="qs-spec")
         with gr.Column(visible=False, elem_id="qs-train") as self.box_train:
@@ -108,6 +115,7 @@ class Flow:
             self.back = gr.Button(t("quickstart.back"), interactive=False, elem_id="qs-back")
             self.next = gr.Button(t("quickstart.next"), variant="primary", interactive=False, elem_id="qs-next")
         self.timer = gr.Timer(WATCH_S, active=False)
+        self.planned = self.studio.channel(PLANNED_CHANNEL)
         self._wire()
 
     @property
@@ -128,7 +136,7 @@ class Flow:
                              visible=step < 4)])
 
     def _recent_choices(self) -> list[tuple[str, str]]:
-        return [(job_label(j), j.id) for j in actions.recent_runs(self.studio.manager)]
+        return [(job_label(j, self.t), j.id) for j in actions.recent_runs(self.studio.manager)]
 
     # ---------------------------------------------------------------- handlers
 
@@ -140,19 +148,22 @@ class Flow:
         self.upload.upload(self.on_upload, [self.state, self.upload], data_out, **common, api_visibility="private")
         recent_out = [self.state, *self.view_outputs, self.progress, self.engine, self.question, self.ask,
                       self.base_chat, self.tuned_chat, self.message, self.timer, self.status_timer]
-        self.recent.click(self.on_recent, [self.state, self.recent_pick], recent_out, **common,
+        self.recent.click(self.on_recent_list, None, [self.recent_pick, self.message], **common,
                           api_visibility="private")
-        self.recent_pick.focus(lambda: gr.Dropdown(choices=self._recent_choices()), None, self.recent_pick,
-                               **common, api_visibility="private")
+        self.recent_pick.input(self.on_recent, [self.state, self.recent_pick], recent_out, **common,
+                               api_visibility="private")
         next_out = [self.state, self.key, *self.view_outputs, self.recipe, self.spec_yaml, self.progress,
-                    self.message, self.timer, self.status_timer]
-        self.next.click(self.on_next, [self.state, self.key], next_out, **common, concurrency_limit=1,
-                        api_visibility="private")
-        self.back.click(self.on_back, [self.state], [self.state, *self.view_outputs, self.timer], **common,
-                        api_visibility="private")
-        self.advanced.change(lambda on: [gr.Code(visible=on), gr.Button(visible=on)], self.advanced,
-                             [self.spec_yaml, self.open_forms], **common, api_visibility="private")
-        self.open_forms.click(lambda: self.nav.go("method"), None, self.nav.outputs, **common,
+                    self.message, self.timer, self.status_timer, self.planned]
+        self.next.click(self.on_next, [self.state, self.key, self.advanced], next_out, **common,
+                        concurrency_limit=1, api_visibility="private")
+        self.back.click(self.on_back, [self.state], [self.state, *self.view_outputs, self.timer, self.recent_pick],
+                        **common, api_visibility="private")
+        self.advanced.input(self.on_advanced, [self.state, self.advanced],
+                            [self.spec_yaml, self.open_method, self.open_train, self.planned], **common,
+                            api_visibility="private")
+        self.open_method.click(lambda: self.nav.go("method"), None, self.nav.outputs, **common, queue=False,
+                               api_visibility="private")
+        self.open_train.click(lambda: self.nav.go("train"), None, self.nav.outputs, **common, queue=False,
                               api_visibility="private")
         self.timer.tick(self.on_watch, [self.state], recent_out, **common, api_visibility="private")
         ask_in = [self.state, self.question, self.base_chat, self.tuned_chat]
@@ -190,20 +201,27 @@ class Flow:
                     _error(self.t, exc) + "\n\n" + self.t("quickstart.upload_fix")]
         return self._data_step(state, dataset, own=True)
 
-    def on_next(self, state: dict, key: str, request: gr.Request | None = None):
+    def on_advanced(self, state: dict, on: bool):
+        """Show the planned spec and the way to the full forms; the forms are filled from the plan."""
+        shown = [gr.Code(visible=on), gr.Button(visible=on), gr.Button(visible=on)]
+        return [*shown, _publish(state) if on and state.get("forms") else gr.update()]
+
+    def on_next(self, state: dict, key: str, advanced: bool = False, request: gr.Request | None = None):
         step = state.get("step", 0)
         keep = [gr.Markdown(), gr.Code(), gr.HTML(), ""]
         if step == 1:  # data -> recipe: plan the run
             try:
                 planned = plan(state["data"], self.studio.workspace.root, default_model())
             except (StudioError, DataError) as exc:
-                return [state, key, *self.view(1), *keep[:3], _error(self.t, exc), gr.Timer(), gr.Timer()]
+                return [state, key, *self.view(1), *keep[:3], _error(self.t, exc), gr.Timer(), gr.Timer(),
+                        gr.update()]
             spec = planned.spec
-            state = dict(state, step=2, spec=spec.model_dump(mode="json"),
+            state = dict(state, step=2, spec=spec.model_dump(mode="json"), forms=form_values(planned),
                          question=actions.suggested_question(planned.held_out))
             sentence = f"### {self.t('quickstart.recipe_title')}\n{planned.summary(self.t.lang)}\n\n" + \
                 self.t("quickstart.recipe_model", model=spec.model.name)
-            return [state, key, *self.view(2), sentence, spec.to_yaml(), gr.HTML(), "", gr.Timer(), gr.Timer()]
+            return [state, key, *self.view(2), sentence, spec.to_yaml(), gr.HTML(), "", gr.Timer(), gr.Timer(),
+                    _publish(state) if advanced else gr.update()]
         if step == 2:  # recipe -> train: start the run
             from ...spec import build_spec
 
@@ -212,19 +230,19 @@ class Flow:
                 job = actions.start_run(self.studio.manager, spec, owner=_user(request), key=key)
             except (StudioError, DataError) as exc:
                 return [state, key, *self.view(2), gr.Markdown(), gr.Code(), gr.HTML(), _error(self.t, exc),
-                        gr.Timer(), gr.Timer()]
+                        gr.Timer(), gr.Timer(), gr.update()]
             state = dict(state, step=3, job=job.id, serve=None)
             return [state, uuid.uuid4().hex, *self.view(3), gr.Markdown(), gr.Code(),
                     progress_html(job, read_progress(job.run_dir), self.t), self.t("quickstart.training"),
-                    gr.Timer(active=True), gr.Timer(active=True)]
-        return [state, key, *self.view(step), *keep, gr.Timer(), gr.Timer()]
+                    gr.Timer(active=True), gr.Timer(active=True), gr.update()]
+        return [state, key, *self.view(step), *keep, gr.Timer(), gr.Timer(), gr.update()]
 
     def on_back(self, state: dict):
         step = max(0, state.get("step", 0) - 1)
-        if step == 3:  # from compare: back to the finished run, not into a new one
+        if step == 3 or (step == 2 and not state.get("spec")):  # from a finished or a reopened run: the start
             step = 0
         return [dict(state, step=step), *self.view(step, can_next=bool(state.get("data"))),
-                gr.Timer(active=False)]
+                gr.Timer(active=False), gr.Radio(value=None)]
 
     def _watch_result(self, state, step, *, progress=None, engine=None, question=None, ask=None,
                       panes=(None, None), message=None, active=False):
@@ -236,13 +254,23 @@ class Flow:
                 keep if message is None else message, gr.Timer(active=active),
                 gr.Timer(active=True) if active else gr.Timer()]
 
-    def on_recent(self, state: dict, job_id: str | None):
+    def on_recent_list(self):
+        """The training runs, newest first, to pick one from (or a word that there is none yet)."""
         choices = self._recent_choices()
-        job_id = job_id or (choices[0][1] if choices else None)
+        if not choices:
+            return gr.Radio(visible=False), self.t("quickstart.no_recent")
+        return gr.Radio(choices=choices, value=None, visible=True), ""
+
+    def on_recent(self, state: dict, job_id: str | None, request: gr.Request | None = None):
+        """Open a picked run where it stands: progress, the compare step, or why it ended."""
         if not job_id:
             return self._watch_result(state, 0, message=self.t("quickstart.no_recent"))
-        state = {"step": 3, "job": job_id, "serve": None, "question": state.get("question", "")}
-        return self.on_watch(state)
+        try:
+            job = self.studio.manager.get(job_id)
+        except StudioError as exc:
+            return self._watch_result(state, 0, message=_error(self.t, exc))
+        question = actions.run_question(job, self.studio.workspace.root)
+        return self.on_watch({"step": 3, "job": job_id, "serve": None, "question": question}, request)
 
     def on_watch(self, state: dict, request: gr.Request | None = None):
         """Follow the run; when it succeeds start the engine, open the compare step, say when it answers."""
@@ -254,8 +282,7 @@ class Flow:
         if job.state in ("queued", "running"):
             return self._watch_result(dict(state, step=3), 3, progress=bar, active=True)
         if job.state != "succeeded":
-            return self._watch_result(dict(state, step=3), 3, progress=bar,
-                                      message=t("quickstart.run_ended", state=t("state." + job.state)))
+            return self._watch_result(dict(state, step=3), 3, progress=bar, message=ended_text(t, job))
         try:
             serve = manager.get(state["serve"]) if state.get("serve") else \
                 actions.start_compare(manager, job, owner=_user(request))
@@ -296,6 +323,20 @@ class Flow:
         if not numbers:
             return ""
         return self.t("quickstart.stats", tokens=numbers["tokens"], seconds=f"{numbers['latency_s']:.1f}")
+
+
+def ended_text(t, job) -> str:
+    """Why a run did not finish, in plain words, and what to do next."""
+    if job.state == "cancelled":
+        return t("quickstart.run_cancelled")
+    if job.state == "interrupted":
+        return t("quickstart.run_interrupted")
+    return t("quickstart.run_failed", error=actions.error_line(job.error))
+
+
+def _publish(state: dict) -> dict:
+    """The planned run for the full forms, marked anew each time so that the pages fill again."""
+    return dict(state["forms"], _published=uuid.uuid4().hex)
 
 
 def _user(request) -> str | None:

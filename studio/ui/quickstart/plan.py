@@ -5,6 +5,9 @@ rest decided from the data), with the launch settings below applied as overrides
   e.g. `tiny-random-llama` for tests and demos.
 - STUDIO_QUICKSTART_SET: `key=value` overrides of the planned spec, separated by spaces, as
   `studio train --set` takes them; e.g. "training.max_steps=3 data.keep_general=false".
+
+"Advanced" hands the planned run to the full forms on the `recipe.planned` channel (`PLANNED_CHANNEL`):
+the Method page fills model, method and stage from it, the Train page data, training and resources.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import shlex
 
 from ...spec import DEFAULT_MODEL
+
+PLANNED_CHANNEL = "recipe.planned"
 
 
 def default_model() -> str:
@@ -29,3 +34,15 @@ def plan(data_path: str, workspace_root, model: str | None = None, extra: list[s
 
     return plan_run(data_path, model=model or default_model(), workspace_root=workspace_root,
                     overrides=overrides() + list(extra or []))
+
+
+def form_values(planned) -> dict:
+    """The planned spec as the full forms show it: the training numbers decided from the data (steps,
+    epochs, learning rate) as numbers, so that an expert sees and edits what would run."""
+    raw = planned.spec.model_dump(mode="json")
+    decided = planned.resolved.to_dict()
+    for dotted in planned.resolved.auto:
+        section, _, name = dotted.partition(".")
+        if section == "training" and name in decided:
+            raw[section][name] = decided[name]
+    return raw

@@ -1,7 +1,9 @@
 """Method page: model, fine-tuning method and training stage, presets, trainable-parameter count.
 
 It publishes the part of the recipe it edits on the `recipe.method` channel (the Train page reads
-it) and a loaded preset on `recipe.preset` (the Train page applies its training options).
+it) and a loaded preset on `recipe.preset` (the Train page applies its training options). A run
+planned by the quick start ("Advanced", the `recipe.planned` channel) fills its model, method and
+stage, which it then publishes like an edit.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gradio as gr
 from ...errors import StudioError
 from ...presets import get_preset, list_presets
 from ..context import bind
+from ..quickstart.plan import PLANNED_CHANNEL
 from ..spec_editor import (
     METHOD_CHANNEL,
     PRESET_CHANNEL,
@@ -47,12 +50,17 @@ def build(studio) -> None:
     load.click(bind(apply_preset, studio, editor), preset, [*editor.preset_outputs, published]).then(
         bind(publish, editor), editor.inputs, recipe, show_progress="hidden", queue=False)
     count.click(bind(count_text, editor), editor.inputs, params_box)
+    previous = {}
     for kind, picker, default in (("method", editor.method, "lora"), ("stage", editor.stage, "sft")):
-        previous = gr.State(default)
+        previous[kind] = gr.State(default)
         forms = editor.form_components(kind)
-        picker.input(bind(carry, editor, kind), [previous, picker, *forms], [*forms, previous],
+        picker.input(bind(carry, editor, kind), [previous[kind], picker, *forms], [*forms, previous[kind]],
                      show_progress="hidden").then(bind(publish, editor), editor.inputs, recipe,
                                                   show_progress="hidden", queue=False)
+    planned = studio.channel(PLANNED_CHANNEL)
+    planned.change(bind(fill, editor), planned, [*editor.inputs, previous["method"], previous["stage"]],
+                   show_progress="hidden", queue=False).then(bind(publish, editor), editor.inputs, recipe,
+                                                             show_progress="hidden", queue=False)
 
 
 def preset_text(studio, name: str | None) -> str:
@@ -62,6 +70,21 @@ def preset_text(studio, name: str | None) -> str:
 def publish(editor: MethodEditor, *values) -> dict:
     """The method part of the recipe, for the `recipe.method` channel."""
     return editor.collect(values)
+
+
+def fill(editor: MethodEditor, planned: dict | None) -> list:
+    """Updates for `editor.inputs` (then the method and stage last chosen) from a planned run spec."""
+    if not planned:
+        return [gr.update()] * (len(editor.inputs) + 2)
+    model = planned.get("model") or {}
+    method, stage = planned.get("method") or "lora", planned.get("stage") or "sft"
+    ups = [gr.update(value=model.get("name")), *editor.model_form.updates(model),
+           gr.update(value=method), gr.update(value=stage)]
+    for name, form in editor.method_forms.items():
+        ups += form.updates((planned.get("method_args") or {}) if name == method else {})
+    for name, form in editor.stage_forms.items():
+        ups += form.updates((planned.get("stage_args") or {}) if name == stage else {})
+    return [*ups, method, stage]
 
 
 def apply_preset(studio, editor: MethodEditor, name: str | None) -> list:

@@ -1,5 +1,6 @@
 """Train page: run options joined with the Method page's recipe part, start, and the job panel
-(progress, ETA, loss curves, log, before/after probe)."""
+(progress, ETA, loss curves, log, before/after probe). A run planned by the quick start ("Advanced",
+the `recipe.planned` channel) fills its run name, dataset, data, training and resource options."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .. import choices, estimate_panel
 from ..context import bind
 from ..job_panel import JobPanel
 from ..panels import resources as resources_panel
+from ..quickstart.plan import PLANNED_CHANNEL
 from ..spec_editor import METHOD_CHANNEL, PRESET_CHANNEL, RunEditor, join
 
 
@@ -40,6 +42,8 @@ def build(studio) -> None:
             panel = JobPanel.build(studio, kinds=("train",), elem_prefix="train", probe=True)
 
     preset.change(editor.preset_updates, preset, editor.preset_outputs, show_progress="hidden")
+    planned = studio.channel(PLANNED_CHANNEL)
+    planned.change(bind(fill, studio, editor), planned, editor.inputs, show_progress="hidden", queue=False)
     editor.data_path.focus(bind(dataset_update, studio), None, editor.data_path,
                            show_progress="hidden", queue=False)
     preview.click(bind(spec_yaml, studio, editor), inputs, [yaml_box, message])
@@ -50,6 +54,17 @@ def build(studio) -> None:
 def raw_spec(editor: RunEditor, method_part: dict | None, *values) -> dict:
     """The raw run spec: the Method page's part (from its channel) and this page's values."""
     return join(method_part, editor.collect(values))
+
+
+def fill(studio, editor: RunEditor, planned: dict | None) -> list:
+    """Updates for `editor.inputs` from a planned run spec (the dataset list refreshed: it may be new)."""
+    if not planned:
+        return [gr.update()] * len(editor.inputs)
+    data = planned.get("data") or {}
+    return [gr.update(value=planned.get("name") or ""),
+            gr.update(choices=choices.datasets(studio), value=data.get("path") or None),
+            *editor.data_form.updates(data), *editor.training_form.updates(planned.get("training") or {}),
+            *editor.resources_form.updates(planned.get("resources") or {})]
 
 
 def dataset_update(studio):
