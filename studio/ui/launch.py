@@ -122,9 +122,6 @@ def main(argv: list[str] | None = None) -> int:
 
     manager = JobManager(workspace)
     start_scheduler(manager)
-    from ..data.readers import warm_parser
-
-    threading.Thread(target=warm_parser, name="parse-worker-warm", daemon=True).start()
     demo = build_app(workspace, manager, args.lang)
     if generated:
         print(f"Sign in as user 'studio' with password: {generated}", flush=True)
@@ -134,8 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.host, server_port=args.port, share=args.share,
         allowed_paths=[], blocked_paths=[str(Path.home() / ".ssh")], max_file_size=args.max_upload,
         enable_monitoring=False, show_error=True, inbrowser=False, quiet=False, ssr_mode=False,
-        css=_css(), theme=_theme(), **gate,
+        css=_css(), theme=_theme(), prevent_thread_lock=True, **gate,
     )
+    # the upload parser's worker (pandas, openpyxl, pyarrow) warms up once the page is served: on a
+    # 2-core machine, warming it during start-up delayed the first page by about a second
+    from ..data.readers import warm_parser
+
+    threading.Thread(target=warm_parser, name="parse-worker-warm", daemon=True).start()
+    demo.block_thread()
     return 0
 
 
