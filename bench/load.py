@@ -169,7 +169,8 @@ class Page:
         self.layout = layout
         self.stats = stats
         self.hash = secrets.token_hex(6)
-        self.values = {cid: c.get("props", {}).get("value") for cid, c in layout.components.items()}
+        # a component the config gives no value starts "undefined" in the browser: its first value is a change
+        self.values = {cid: c["props"]["value"] for cid, c in layout.components.items() if "value" in c.get("props", {})}
         self.active = {cid: bool(c.get("props", {}).get("active", True)) for cid, c in layout.components.items()
                        if c.get("type") == "timer"}
         self.pending: dict[str, asyncio.Future] = {}  # event id -> its result, filled by the stream reader
@@ -192,7 +193,7 @@ class Page:
 
     def apply(self, dep: dict, data: list, changed_states: list) -> list[int]:
         """Store the outputs; return the components whose value changed (they fire `.change`)."""
-        changed = [cid for cid in changed_states or []]
+        changed = list(changed_states or [])
         for cid, value in zip(dep.get("outputs", []), data or []):
             if isinstance(value, dict) and value.get("__type__") == "update":
                 if "active" in value and cid in self.active:
@@ -200,12 +201,9 @@ class Page:
                 if "value" not in value:
                     continue
                 value = value["value"]
-            kind = self.layout.components.get(cid, {}).get("type")
-            if kind == "state":
+            if self.layout.components.get(cid, {}).get("type") == "timer":
                 continue
-            if kind == "timer":
-                continue
-            if value != self.values.get(cid):
+            if cid not in self.values or value != self.values[cid]:
                 changed.append(cid)
             self.values[cid] = value
         return changed
