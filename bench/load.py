@@ -5,17 +5,37 @@ running, and one more person uploading and editing a dataset.
     python bench/load.py --minutes 10          # memory over ten minutes
     python bench/load.py --sessions 200        # where it bends
 
-Each simulated session does what the page does over real HTTP: logs in (POST /login, a session
-cookie), loads the page and /config, runs the page's load events, then fires every active gr.Timer
-of the page at its interval (`--timers` narrows it), through the same routes as the browser: queued
-events by POST /gradio_api/queue/join and the SSE stream /gradio_api/queue/data, unqueued ones by
-POST /gradio_api/run/predict. The editor uploads a CSV (POST /gradio_api/upload), opens it through
-the Data tab's upload event, then edits a cell of the data grid and applies the edit, again and
-again. Two `sleep` jobs run meanwhile (STUDIO_MAX_COMPUTE_JOBS=2).
+Each simulated session does what a browser on the page "/" does, over real HTTP: logs in (POST /login,
+a session cookie), loads the page and /config, and runs the page's load events that have a backend fn
+(the js-only ones run in the browser and are never sent). It applies every result as the page does: a
+`gr.Timer(active=...)` output switches that timer on or off (the status bar's timer is off until a refresh
+finds running jobs, shell/status.py), a value that changes (or a State listed in `changed_state_ids`, or
+a component's first value) fires the `.change` events listening to it, and a success fires `.then`
+events. Then it fires every mounted timer that is active at its interval (a timer in a tab that is not
+shown is not mounted and never ticks; `--timers` narrows the ticks, e.g. `status-text` or the alias
+`studio-status`), through the same routes as the browser: queued events by POST /gradio_api/queue/join
+and the SSE stream /gradio_api/queue/data, unqueued ones by POST /gradio_api/run/predict. The editor is
+one more page: it opens the same way, uploads a CSV (POST /gradio_api/upload), sends the Data page's
+`data-upload` upload event (the loaded-dataset State changes, whose `.change` fills `data-grid`), then
+edits the last cell of a row and clicks `data-apply-edits`, again and again; each edit is read back from
+the grid the event returns (an edit that did not land is an error). Two `sleep` jobs run meanwhile
+(STUDIO_MAX_COMPUTE_JOBS=2).
 
-It reports p50/p95 latency of the status-bar update, of every timer, and of a grid edit; the server's
-CPU and memory over time (psutil, sampled every few seconds); and every error. Every loop is bounded
-by the deadline and by --max-requests; the script stops the server and the jobs it started.
+Checked against Chromium (headless Debian /usr/bin/chromium via Playwright, 2026-11-30): one logged-in
+page with two running sleep jobs, every /gradio_api request counted over 20 s. The browser sent the 13
+backend load events (10 by run/predict, 3 queued), 8 `.change` events once each (the job-following
+States of four panels, the four chat-pane model dropdowns), then only two timers: the status bar (fn of
+`status-text`, run/predict) every 2.0 s and the job drawer (`drawer-job`, queued) every 1.5 s; no timer
+of a hidden tab (e.g. the jobs table) ticked. A simulated page sends the same events at the same rates
+(the report's "events sent per page" and "per minute of polling" show them). Not simulated: clicks (navigation to the
+Data tab, the status poke after a click), heartbeats.
+
+It reports p50/p95 latency of the status-bar update ("status bar"), of every other event, and of a grid
+edit ("grid edit"); the server's CPU and memory over time (psutil, sampled every few seconds: start, max,
+end, mean per minute and a least-squares trend in MB/min); how many events each page sent per minute; and
+every error (exit 1 if any, also when no status-bar update or no grid edit was measured). Every loop is
+bounded by the deadline (--minutes of polling after the last page loaded, loading itself capped at
+60 s + 0.5 s a session) and by --max-requests; the script stops the server and the jobs it started.
 """
 
 from __future__ import annotations
@@ -25,7 +45,6 @@ import asyncio
 import csv
 import json
 import os
-import random
 import secrets
 import socket
 import statistics
@@ -76,6 +95,7 @@ class Stats:
         self.when: dict[str, list[float]] = {}  # when each latency was recorded
         self.all_loaded = float("inf")  # when the last session finished loading its page
         self.fired: dict[str, int] = {}  # label -> events sent, all pages together
+        self.poll_minutes: list[float] = []  # how long each page polled its timers
         self.limit = limit
         self.deadline = deadline
 
@@ -351,6 +371,7 @@ async def session(url, creds, stats: Stats, config_box: dict, wanted: str, stagg
         stats.loaded += 1
         if stats.loaded == stats.sessions:
             stats.all_loaded = time.time()
+            stats.deadline = min(stats.deadline, stats.all_loaded + stats.poll_s)
         await ticks(page, wanted)
         stats.merge_fired(page.fired)
     finally:
@@ -363,6 +384,7 @@ async def ticks(page: Page, wanted: str) -> None:
     A timer switched on by a result starts ticking one interval later; one switched off stops. A tick whose
     previous event is still running is dropped (trigger_mode "once"), as in the browser."""
     timers = page.layout.timers()
+    began = time.time()
     due: dict[int, float] = {}
     running: list[asyncio.Task] = []
     while page.stats.more():
@@ -380,6 +402,7 @@ async def ticks(page: Page, wanted: str) -> None:
                         running.append(asyncio.create_task(page.fire(dep, tid, page.layout.label(dep))))
         running = [t for t in running if not t.done()]
         await asyncio.sleep(0.1)
+    page.stats.poll_minutes.append((time.time() - began) / 60)
     if running:
         await asyncio.wait(running, timeout=65)
     await page.settle()
@@ -498,9 +521,11 @@ def start_server(workspace: Path, port: int, password: str) -> subprocess.Popen:
 
 
 async def run(args, url: str, password: str, server_pid: int, data_file: Path) -> dict:
+    # the polling lasts --minutes after the last page has loaded; loading gets at most `load_cap` seconds
+    load_cap = 60 + args.sessions * 0.5
     stats = Stats(args.max_requests or int(args.sessions * args.minutes * 60 * 4 + 1000),
-                  time.time() + 5 + args.sessions * 0.05 + args.minutes * 60)
-    stats.sessions, stats.loaded = args.sessions, 0
+                  time.time() + load_cap + args.minutes * 60)
+    stats.sessions, stats.loaded, stats.poll_s = args.sessions, 0, args.minutes * 60
     samples: list[dict] = []
     config_box: dict = {}
     creds = ("bench", password)
@@ -542,9 +567,13 @@ def report(args, stats: Stats, samples: list[dict], config: dict | None) -> dict
         for tid, every in lay.timers().items():
             timers_found += [f"{lay.label(d)} ({every:g} s)" for d in lay.on(tid, "tick") if lay.wanted(d, args.timers)]
     pages = args.sessions + 1
-    per_min = {k: round(v / pages / args.minutes, 1) for k, v in sorted(stats.fired.items())}
+    per_page = {k: round(v / pages, 1) for k, v in sorted(stats.fired.items())}
+    polled = sum(stats.poll_minutes)
+    per_min = {k: round(v / polled, 1) for k, v in sorted(stats.fired.items())} if polled else {}
     return {"sessions": args.sessions, "minutes": args.minutes, "requests": stats.requests,
-            "timers_per_page": timers_found, "events_per_page_per_minute": per_min, "latency": lat, "server_memory": memory,
+            "timers_per_page": timers_found, "events_per_page": per_page,
+            "events_per_page_per_minute_of_polling": per_min,
+            "polling_minutes_per_page": round(polled / pages, 2), "latency": lat, "server_memory": memory,
             "server_cpu_percent": {"mean": round(statistics.mean(cpu), 1) if cpu else None,
                                    "max": max(cpu) if cpu else None},
             "bench_client_cpu_percent_mean": round(statistics.mean(
@@ -577,8 +606,9 @@ def summary(rep: dict) -> str:
              f"{rep['errors']} errors ({rep['retried_connection_resets']} connection resets retried); "
              f"timers on the page (mounted; each ticks while a result keeps it active): "
              f"{', '.join(rep['timers_per_page'])}",
-             "  events sent per page per minute: " + ", ".join(f"{k} {v}" for k, v in
-                                                                rep["events_per_page_per_minute"].items())]
+             "  events sent per page: " + ", ".join(f"{k} {v}" for k, v in rep["events_per_page"].items()),
+             f"  per minute of polling ({rep['polling_minutes_per_page']} min a page): "
+             + ", ".join(f"{k} {v}" for k, v in rep["events_per_page_per_minute_of_polling"].items())]
     for label, s in rep["latency"].items():
         lines.append(f"  {label:28s} n={s['count']:5d}  p50={s['p50_s']}s  p95={s['p95_s']}s  max={s['max_s']}s"
                      f"  | after all pages loaded: n={s['steady_count']} p50={s['steady_p50_s']}s "
@@ -609,7 +639,7 @@ def main(argv=None) -> int:
 
     os.environ["STUDIO_MAX_COMPUTE_JOBS"] = "2"
     manager = JobManager(Workspace.open(workspace))
-    steps = int((args.minutes * 60 + 120) / 0.5)
+    steps = int((60 + args.sessions * 0.5 + args.minutes * 60 + 180) / 0.5)  # outlasts loading and polling
     jobs = [manager.submit("sleep", {"steps": steps, "step_seconds": 0.5}, title=f"load {i}") for i in range(2)]
     try:
         rep = asyncio.run(run(args, f"http://127.0.0.1:{port}", password, server.pid,
