@@ -129,7 +129,8 @@ class Layout:
         comp_ids = set(scope.get("components") or [c["id"] for c in config["components"]])
         dep_ids = set(scope.get("dependencies") or [d["id"] for d in config["dependencies"]])
         self.components = {c["id"]: c for c in config["components"] if c["id"] in comp_ids}
-        self.deps = [d for d in config["dependencies"] if d["id"] in dep_ids and d.get("backend_fn")]
+        self.deps = [dict(d, targets=[list(t) for t in d.get("targets", [])]) for d in config["dependencies"]
+                     if d["id"] in dep_ids and d.get("backend_fn")]  # targets as lists, as in the JSON
         self.mounted = self._mounted(scope.get("layout") or config.get("layout") or {})
 
     def _mounted(self, node: dict) -> set:
@@ -412,13 +413,14 @@ def grid_rows(value) -> list:
     return value.get("data") or [] if isinstance(value, dict) else []
 
 
-async def editor(url, creds, stats: Stats, data_file: Path, every: float, config_box: dict) -> None:
+async def editor(url, creds, stats: Stats, data_file: Path, every: float, config_box: dict,
+                 wanted: str) -> None:
     """One more person: opens the page (its timers tick too), uploads a CSV on the Data page, then edits a
     cell of the grid and applies the edit, again and again; every edit is read back from the result."""
     client = await login(url, *creds)
     try:
         page = await open_page(client, stats, config_box)
-        background = asyncio.create_task(ticks(page, "all"))
+        background = asyncio.create_task(ticks(page, wanted))
         try:
             await edit_loop(page, client, stats, data_file, every)
         finally:
@@ -530,7 +532,7 @@ async def run(args, url: str, password: str, server_pid: int, data_file: Path) -
     config_box: dict = {}
     creds = ("bench", password)
     tasks = [session(url, creds, stats, config_box, args.timers, i * 0.05) for i in range(args.sessions)]
-    tasks.append(editor(url, creds, stats, data_file, args.edit_every, config_box))
+    tasks.append(editor(url, creds, stats, data_file, args.edit_every, config_box, args.timers))
     tasks.append(monitor(server_pid, stats, samples))
     try:
         results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
