@@ -18,8 +18,9 @@ and the SSE stream /gradio_api/queue/data, unqueued ones by POST /gradio_api/run
 one more page: it opens the same way, uploads a CSV (POST /gradio_api/upload), sends the Data page's
 `data-upload` upload event (the loaded-dataset State changes, whose `.change` fills `data-grid`), then
 edits the last cell of a row and clicks `data-apply-edits`, again and again; each edit is read back from
-the grid the event returns (an edit that did not land is an error). Two `sleep` jobs run meanwhile
-(STUDIO_MAX_COMPUTE_JOBS=2).
+the grid the event returns (an edit that did not land is an error). Its clicks are a browser's: the rail's
+Data button first, and each click's status poke 1.5 s later (shell/status.py POKE_JS). Two `sleep` jobs
+run meanwhile (STUDIO_MAX_COMPUTE_JOBS=2).
 
 Checked against Chromium (headless Debian /usr/bin/chromium via Playwright, 2026-11-30): one logged-in
 page with two running sleep jobs, every /gradio_api request counted over 20 s. The browser sent the 13
@@ -27,8 +28,11 @@ backend load events (10 by run/predict, 3 queued), 8 `.change` events once each 
 States of four panels, the four chat-pane model dropdowns), then only two timers: the status bar (fn of
 `status-text`, run/predict) every 2.0 s and the job drawer (`drawer-job`, queued) every 1.5 s; no timer
 of a hidden tab (e.g. the jobs table) ticked. A simulated page sends the same events at the same rates
-(the report's "events sent per page" and "per minute of polling" show them). Not simulated: clicks (navigation to the
-Data tab, the status poke after a click), heartbeats.
+(the report's "events sent per page" and "per minute of polling" show them). Also checked in Chromium: the
+Data page's flow sends the rail click, then POST /gradio_api/upload, the `data-upload` upload event, the
+`.change` of the loaded-dataset State (fills `data-grid`), the `data-apply-edits` click, and a status
+poke 1.5 s after each click; the editor sends the same. Not simulated: the viewers' clicks, heartbeats,
+the static assets (JS/CSS/fonts) a browser fetches with the page.
 
 It reports p50/p95 latency of the status-bar update ("status bar"), of every other event, and of a grid
 edit ("grid edit"); the server's CPU and memory over time (psutil, sampled every few seconds: start, max,
@@ -440,6 +444,8 @@ async def edit_loop(page: Page, client, stats: Stats, data_file: Path, every: fl
     if not on_upload or not on_apply:
         stats.error("editor: no backend event for the data-upload upload or the data-apply-edits click")
         return
+    await click(page, "rail-data", "nav: Data")  # the person opens the Data page first
+    await status_poke(page)
     start = time.perf_counter()
     with data_file.open("rb") as f:
         resp = await client.post("/gradio_api/upload", files={"files": (data_file.name, f, "text/csv")})
@@ -465,6 +471,7 @@ async def edit_loop(page: Page, client, stats: Stats, data_file: Path, every: fl
         text = f"edited answer {n}"
         edited["data"][row][-1] = text
         began = time.time()
+        poke = asyncio.create_task(status_poke(page))  # every real click also asks for a status refresh
         if await page.fire(on_apply[0], apply_id, "grid edit", overrides={grid_id: edited}):
             back = grid_rows(page.values.get(grid_id))
             if len(back) <= row or back[row][-1] != text:
@@ -472,6 +479,21 @@ async def edit_loop(page: Page, client, stats: Stats, data_file: Path, every: fl
                             f"{str(back[row] if len(back) > row else None)[:80]})")
         await page.settle(10)
         await asyncio.sleep(max(0.0, every - (time.time() - began)))
+        await poke
+
+
+async def click(page: Page, elem_id: str, label: str) -> None:
+    """A click on a button: its backend events, with what their results start."""
+    cid = page.layout.elem(elem_id)
+    for dep in page.layout.on(cid, "click") if cid is not None else []:
+        await page.fire(dep, cid, label)
+    await page.settle(10)
+
+
+async def status_poke(page: Page, delay: float = 1.5) -> None:
+    """shell/status.py POKE_JS: a trusted click anywhere clicks the hidden `status-poke` button 1.5 s later."""
+    await asyncio.sleep(delay)
+    await click(page, "status-poke", "status poke (after a click)")
 
 
 async def monitor(pid: int, stats: Stats, samples: list, every: float = 5.0) -> None:
