@@ -59,7 +59,7 @@ def test_studio_written_artifacts_chat_on_the_transformers_engine(arts, tiny_mod
     """A mixed batch (base, bottleneck adapter, LoRA) answers each row with its own model."""
     from studio.infer.base import Sampling, adapter_rank
     from studio.infer.transformers_engine import TransformersEngine
-    from studio.models.loading import load_trained
+    from studio.merge.artifacts import load_trained
 
     engine = TransformersEngine(str(tiny_model), device="cpu", dtype="float32")
     try:

@@ -260,7 +260,7 @@ def test_sbatch_script_for_a_multi_node_run(workspace, identity_data):
     assert (args.num_machines, args.machine_rank, args.num_processes) == (2, 1, 8)
     assert (args.main_process_ip, args.main_process_port, args.rdzv_backend) == ("node7", 29500, "c10d")
     assert args.config_file == f"{job.run_dir}/{launch.ACCELERATE_FILE}"
-    assert args.module and args.training_script == "studio.train.launch" and args.training_script_args == [job.id]
+    assert args.module and args.training_script == "studio.jobs.ranks" and args.training_script_args == [job.id]
     assert text.rstrip().endswith("--collect $launched")
     assert "STUDIO_WORKSPACE=" in text and "SECRET" not in text
 
@@ -278,7 +278,7 @@ def test_sbatch_script_on_cpus_uses_torchrun(workspace, identity_data):
     argv = shlex.split(filled)[3:]
     args = get_args_parser().parse_args(argv)
     assert (args.nnodes, args.node_rank, args.nproc_per_node, args.master_addr) == ("2", 0, "2", "n1")
-    assert args.module and args.training_script == "studio.train.launch"
+    assert args.module and args.training_script == "studio.jobs.ranks"
     assert "#SBATCH --gpus-per-node" not in slurm.script(cluster, _slurm_job(workspace, raw), "true", {}, spec)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.data import checks, formats, preview, stats, templates
+from studio.data import checks, formats, preview, stats
+from studio.models import templates
 from studio.data.lengths import row_token_lengths
 from studio.data.readers import Table
 from studio.errors import StudioError

@@ -83,7 +83,7 @@ def test_deepspeed_needs_gpus(tmp_path, identity_data):
 def test_launch_command_runs_this_module(tmp_path, identity_data):
     cmd = launch.command(gpu_spec(identity_data, num_gpus=2), tmp_path / launch.ACCELERATE_FILE, "job-1")
     assert cmd[1:5] == ["-m", "accelerate.commands.launch", "--config_file", str(tmp_path / launch.ACCELERATE_FILE)]
-    assert cmd[-3:] == ["-m", "studio.train.launch", "job-1"]
+    assert cmd[-3:] == ["-m", "studio.jobs.ranks", "job-1"]
     raw = tiny_spec(identity_data)
     raw["resources"] = {"device": "cpu", "num_gpus": 2}
     cpu = launch.command(build_spec(raw), tmp_path / launch.ACCELERATE_FILE, "job-1")

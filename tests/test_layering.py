@@ -32,19 +32,6 @@ LAYERS = {
     "studio.jobs": 3, "studio.runs": 3, "studio.infer.compare": 3,  # starts and stops serve jobs
     "studio.ui": 4, "studio.cli": 4, "studio.__main__": 4, "studio": 4,
 }
-# upward imports still in files owned by other branches, each with the fix it needs (the lead merges them)
-KNOWN_UP = {
-    ("studio.models.loading", "studio.data.templates"): "load_tokenizer applies a named chat template",
-    ("studio.models.loading", "studio.methods"): "load_trained belongs in studio.merge.artifacts",
-    ("studio.train.launch", "studio.jobs.context"): "ranks rebuild the job context (cluster's launch.py)",
-    ("studio.train.launch", "studio.jobs.events"): "",
-    ("studio.train.launch", "studio.jobs.secrets"): "",
-    ("studio.train.launch", "studio.jobs.store"): "",
-    ("studio.train.launch", "studio.jobs.worker"): "",
-}
-KNOWN_PRIVATE = {
-    ("studio.ui.launch", "studio.ui.app", "_css"): "make it public in ui.app",
-}
 
 
 def module_name(path: Path) -> str:
@@ -98,16 +85,13 @@ def test_imports_go_one_way():
         a, b = layer(src), layer(dst)
         if a is None or b is None or b <= a:
             continue
-        if any(src.startswith(s) and dst.startswith(d) for s, d in KNOWN_UP):
-            continue
         upward.append(f"{src}:{line} imports {dst} (layer {b} > {a})")
     assert not upward, "upward imports:\n" + "\n".join(upward)
 
 
 def test_no_private_name_is_imported_from_another_module():
     found = [f"{src}:{line} imports {name} from {dst}" for src, dst, name, line in imports()
-             if name and name.startswith("_") and not name.startswith("__") and dst != src
-             and (src, dst, name) not in KNOWN_PRIVATE]
+             if name and name.startswith("_") and not name.startswith("__") and dst != src]
     for path in (ROOT / "launch.py",):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studio"):

@@ -44,7 +44,7 @@ def rows_of(path: Path, n: int) -> list[dict]:
 
 
 def reload(artifacts: dict):
-    from studio.models.loading import load_trained
+    from studio.merge.artifacts import load_trained
 
     folder = artifacts.get("adapter") or artifacts["model"]
     info = json.loads((Path(folder) / "studio_run.json").read_text())

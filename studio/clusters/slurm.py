@@ -41,7 +41,7 @@ def _train_spec(job):
 
 def launch_line(spec, run_dir: str, job_id: str, python: str) -> str:
     """The per-node training launch, run by `srun` on every node with the node's own Slurm variables."""
-    from ..train.launch import ACCELERATE_FILE, plan
+    from ..train.launch import ACCELERATE_FILE, RANK_MODULE, plan
 
     p = plan(spec)
     if p.cpu:
@@ -52,7 +52,7 @@ def launch_line(spec, run_dir: str, job_id: str, python: str) -> str:
                 "--num_machines", "$SLURM_NNODES", "--machine_rank", "$SLURM_NODEID",
                 "--num_processes", f"$((SLURM_NNODES * {p.processes}))", "--main_process_ip", "$MASTER_ADDR",
                 "--main_process_port", "$MASTER_PORT", "--rdzv_backend", "c10d"]
-    args += ["-m", "studio.train.launch", job_id]
+    args += ["-m", RANK_MODULE, job_id]
     return " ".join(a if a.startswith("$") else shlex.quote(a) for a in args)
 
 

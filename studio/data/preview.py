@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 from .. import i18n
 from ..errors import StudioError
-from . import templates
+from ..models import templates
 
 
 _STYLE = {True: "background:#fde68a;color:#111;", False: "color:#6b7280;"}

@@ -61,7 +61,7 @@ def tokenizer_for(spec):
     from ..models import EMBEDDED, TINY
     from ..models.cache import cache_dir, is_built
 
-    from ..data import templates
+    from ..models import templates
 
     name = spec.model.name
     try:

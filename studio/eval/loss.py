@@ -15,7 +15,7 @@ from ..infer.base import render
 
 def _answer_ids(tokenizer, prompt: list[dict], reference: str, template: str | None) -> tuple[list[int], list[int]]:
     """Token ids of the rendered prompt, and of the reference answer as the template closes it."""
-    from ..data.templates import named_template
+    from ..models.templates import named_template
 
     prefix = render(tokenizer, prompt, template)
     full = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": reference}], tokenize=False,

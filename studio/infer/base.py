@@ -1,7 +1,7 @@
 """The engine interface every backend implements, and the sampling settings they share.
 
 Engines render conversations with the model's own chat template, or a named one from
-`studio.data.templates` when the caller asks (a base model without a template, or comparing
+`studio.models.templates` when the caller asks (a base model without a template, or comparing
 templates). `adapter` is one name for the whole batch, or a list with one name per conversation
 (a mixed batch; `None` / "base" means no adapter).
 """
@@ -71,7 +71,7 @@ def per_item(adapter, n: int) -> list[str | None]:
 
 def render(tokenizer, conversation: list[dict], template: str | None = None) -> str:
     """The prompt text for a conversation: the tokenizer's template, or a named one."""
-    from ..data.templates import TEMPLATES, named_template
+    from ..models.templates import TEMPLATES, named_template
 
     chosen = named_template(template) if template else None
     if chosen is None and not getattr(tokenizer, "chat_template", None):

@@ -6,7 +6,7 @@ binds to 127.0.0.1 and requires a bearer token that only the workspace owner can
 An engine that batches (`engine.concurrent`, vLLM) gets every request at once, so panes asking
 together are answered in one batch; the others (transformers) take requests one at a time.
 Beyond the OpenAI fields, a request may name a chat template preset (`chat_template`: one of
-`studio.data.templates.TEMPLATES`; never template code from the network) and `top_k`,
+`studio.models.templates.TEMPLATES`; never template code from the network) and `top_k`,
 `repetition_penalty` as vLLM's server accepts them.
 
 No `from __future__ import annotations` here: FastAPI reads the handlers' annotations (Request)
@@ -35,7 +35,7 @@ def _sampling(body: dict) -> Sampling:
 
 
 def _template(body: dict) -> str | None:
-    from ..data.templates import TEMPLATES
+    from ..models.templates import TEMPLATES
 
     name = body.get("chat_template")
     if name and name not in TEMPLATES:

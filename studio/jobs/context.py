@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,30 @@ class JobContext:
     cooperative: bool = False
     # a StudioError that ended the job, as `StudioError.record()` (key + arguments): written to exit.json
     error_record: dict | None = None
+
+    @staticmethod
+    def for_rank(job: Job, workspace: Workspace, rank: int) -> JobContext:
+        """The context one training process (rank) of `job` trains with, built in that process: rank 0 in
+        the real run folder, every other rank in a private `ranks/rank-N/` whose `checkpoints` links to the
+        shared one. A local launch's ranks call it from `studio.jobs.ranks`; a Ray Train worker gets it
+        with its job (`studio.train.ray_train`), so the train layer never imports the jobs layer."""
+        import os
+
+        from ..train.launch import RANKS_DIR
+        from ..train.runner import CHECKPOINTS
+        from .secrets import read_secrets
+
+        if rank != 0:
+            own = Path(job.run_dir) / RANKS_DIR / f"rank-{rank}"
+            own.mkdir(parents=True, exist_ok=True)
+            shared = Path(job.run_dir) / CHECKPOINTS
+            shared.mkdir(exist_ok=True)
+            link = own / CHECKPOINTS
+            if not link.is_symlink():
+                link.symlink_to(os.path.relpath(shared, own))
+            job = replace(job, run_dir=str(own))
+        return JobContext(job=job, workspace=workspace, events=Events(Path(job.run_dir)),
+                          secrets=read_secrets(workspace.root, job.id))
 
     @property
     def run_dir(self) -> Path:

@@ -17,10 +17,10 @@ from ..atomic import write_json
 
 
 def run(job_id: str, attempt: int, run_dir: Path) -> int:
-    from ..train.launch import job_from_folder
     from ..workspace import Workspace
     from . import events
     from .context import JobContext
+    from .ranks import job_from_folder
     from .worker import execute
     from .secrets import read_secrets
 

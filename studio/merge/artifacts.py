@@ -101,6 +101,30 @@ def load_tuned(art: Artifact, dtype: str = "float32", base_name: str | None = No
     return tuned, tokenizer
 
 
+def load_trained(folder: str | Path, device: str = "cpu", dtype: str = "auto"):
+    """A finished run's artifact (adapter/ or model/ folder) on its base model, ready to use.
+
+    Reads `studio_run.json` (base model, method, model kind) written by the training runner.
+    Returns (model, tokenizer); the tokenizer is the one saved with the artifact.
+    """
+    from transformers import AutoTokenizer
+
+    from ..methods import REGISTRY
+    from ..models import resolve
+    from ..models.loading import load_model
+
+    folder = Path(folder)
+    info_path = folder / RUN_INFO
+    if not info_path.is_file():
+        raise StudioError(key="models.not_result_training_run", folder=folder)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    method = REGISTRY.get(info["method"])
+    base = load_model(resolve(info["base_model"]), dtype, device, kind=info.get("model_kind", "causal_lm"))
+    model = method.load(base, folder)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(folder)
+
+
 # ------------------------------------------------------------------ what an artifact is usable for
 
 PURPOSES = ("chat", "serve", "eval", "merge", "vllm")

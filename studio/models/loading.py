@@ -6,7 +6,6 @@ turned it on. Heavy imports stay inside the functions (they run in workers).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import StudioError
@@ -40,7 +39,7 @@ def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False, chat_template
     if tok.pad_token is None:
         tok.pad_token = tok.unk_token or tok.eos_token
     if chat_template:
-        from ..data.templates import named_template
+        from .templates import named_template
 
         tok.chat_template = named_template(chat_template)
     return tok
@@ -165,27 +164,3 @@ def _pad_id(ref: ModelRef, trust_remote_code: bool) -> int:
     tok = load_tokenizer(ref, trust_remote_code)
     return tok.pad_token_id
 
-
-def load_trained(folder: str | Path, device: str = "cpu", dtype: str = "auto"):
-    """A finished run's artifact (adapter/ or model/ folder) on its base model, ready to use.
-
-    Reads `studio_run.json` (base model, method, model kind) written by the training runner.
-    Returns (model, tokenizer); the tokenizer is the one saved with the artifact.
-    """
-    import json
-
-    from transformers import AutoTokenizer
-
-    from .. import methods
-    from .registry import resolve
-
-    folder = Path(folder)
-    info_path = folder / "studio_run.json"
-    if not info_path.is_file():
-        raise StudioError(key="models.not_result_training_run", folder=folder)
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    method = methods.REGISTRY.get(info["method"])
-    base = load_model(resolve(info["base_model"]), dtype, device, kind=info.get("model_kind", "causal_lm"))
-    model = method.load(base, folder)
-    model.eval()
-    return model, AutoTokenizer.from_pretrained(folder)

@@ -53,7 +53,7 @@ def load_teacher(ctx: TrainContext, name: str):
     """(model, tokenizer) of the teacher: a model by name or folder, or a finished run's artifact."""
     folder = Path(name).expanduser()
     if (folder / "studio_run.json").is_file():
-        from ..models.loading import load_trained
+        from ..merge.artifacts import load_trained
 
         ctx.progress(f"Loading the teacher {name}")
         model, tokenizer = load_trained(folder, ctx.device, ctx.spec.model.dtype)

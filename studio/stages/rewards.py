@@ -151,7 +151,7 @@ class RewardModelScore:
     """A reward model as a reward function: its score for the prompt followed by the completion."""
 
     def __init__(self, folder: Path, device: str, batch_size: int = 8):
-        from ..models.loading import load_trained
+        from ..merge.artifacts import load_trained
 
         self.model, self.tokenizer = load_trained(folder, device)
         self.tokenizer.padding_side = "right"

@@ -8,8 +8,9 @@ and waits. The child and every rank stay in the worker's process group, so cance
 lets the others stop too. Inside a Ray job the ranks are Ray Train workers instead
 (`studio.train.ray_train`, chosen in `studio.train.job`); on Slurm, `srun accelerate launch` on every node (`studio.clusters.slurm`).
 
-Every rank runs the same recipe as a single-process run (`studio.train.runner.train`), after
-`prepare_rank`: its own GPU (LOCAL_RANK), ZeRO-3's config registered before the model loads (so
+Each rank process runs `studio.jobs.ranks` (a job worker of its own: it rebuilds the job's context),
+which trains through `run_rank` here: the same recipe as a single-process run (`studio.train.runner.train`),
+after `prepare_rank`: its own GPU (LOCAL_RANK), ZeRO-3's config registered before the model loads (so
 from_pretrained partitions it: zero.Init), whole weights gathered before the adapter is saved under
 ZeRO-3/FSDP, and its device recorded in `devices/rank-N.json`. Rank 0 runs in the run folder; the
 other ranks in `ranks/rank-N/`, whose `checkpoints` links to the shared checkpoint folder (the Trainer
@@ -39,6 +40,7 @@ DEEPSPEED_FILE = "deepspeed_config.json"
 RESULT_FILE = "launch_result.json"
 RANKS_DIR = "ranks"
 DEVICES_DIR = "devices"
+RANK_MODULE = "studio.jobs.ranks"  # what each rank runs: `python -m RANK_MODULE JOB_ID`
 RAY_ENV = "STUDIO_ON_RAY"  # set for a Ray job's worker: its ranks start through Ray Train (ray_train.py)
 
 
@@ -189,7 +191,7 @@ def write_configs(spec, run_dir: Path) -> dict[str, Path]:
 def command(spec, config_file: Path, job_id: str) -> list[str]:
     """accelerate launch; several CPU processes go straight to torch.distributed.run (what accelerate
     runs for several GPUs: its own CPU path expects an MPI launcher), e.g. to test DDP without GPUs."""
-    entry = ["-m", "studio.train.launch", job_id]
+    entry = ["-m", RANK_MODULE, job_id]
     p = plan(spec)
     if p.cpu and p.processes > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -238,60 +240,6 @@ def launch(spec, ctx) -> dict:
 
 
 # --------------------------------------------------------------------------- each rank's side
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
-
-
-def rank_context(job_id: str, rank: int):
-    """The JobContext a rank trains with, its job read from the job store."""
-    from ..jobs.store import JobStore
-    from ..workspace import Workspace
-
-    workspace = Workspace.open(os.environ.get("STUDIO_WORKSPACE"))
-    if os.environ.get("STUDIO_RUN_DIR"):  # on a cluster (Slurm): the job comes from its run folder, not the db
-        job = job_from_folder(Path(os.environ["STUDIO_RUN_DIR"]), job_id, int(os.environ.get("STUDIO_ATTEMPT", "1")))
-    else:
-        job = JobStore(workspace.db_path).get(job_id)
-    if job is None:
-        raise StudioError(key="resources.job_not_found", job=job_id)
-    return context_for(job, workspace, rank)
-
-
-def job_from_folder(run_dir: Path, job_id: str, attempt: int):
-    """The job record as far as a worker or a rank needs it, from the run folder the manager wrote
-    (`job.yaml`): on a cluster the job database belongs to the studio and is never written there."""
-    import yaml
-
-    from ..jobs.store import Job
-
-    data = yaml.safe_load((Path(run_dir) / "job.yaml").read_text(encoding="utf-8")) or {}
-    if data.get("id") != job_id:
-        raise StudioError(key="cluster.wrong_folder", folder=str(run_dir), job=job_id)
-    now = time.time()
-    return Job(id=job_id, kind=data["kind"], spec=data.get("spec") or {}, state="running", pool="cluster",
-               run_dir=str(run_dir), created_at=now, updated_at=now, started_at=now, attempts=attempt)
-
-
-def context_for(job, workspace, rank: int):
-    """The real run folder for rank 0, a private one otherwise (its `checkpoints` links to the shared one)."""
-    from ..jobs.context import JobContext
-    from ..jobs.events import Events
-    from ..jobs.secrets import read_secrets
-    from .runner import CHECKPOINTS
-
-    if rank != 0:
-        own = Path(job.run_dir) / RANKS_DIR / f"rank-{rank}"
-        own.mkdir(parents=True, exist_ok=True)
-        shared = Path(job.run_dir) / CHECKPOINTS
-        shared.mkdir(exist_ok=True)
-        link = own / CHECKPOINTS
-        if not link.is_symlink():
-            link.symlink_to(os.path.relpath(shared, own))
-        job = dataclasses.replace(job, run_dir=str(own))
-    return JobContext(job=job, workspace=workspace, events=Events(Path(job.run_dir)),
-                      secrets=read_secrets(workspace.root, job.id))
-
 
 def _add_callback(callback) -> None:
     """Every Trainer this rank builds gets `callback` (the recipe builds its trainer itself)."""
@@ -413,23 +361,3 @@ def run_rank(spec, ctx, rank: int, shared_run_dir: Path) -> tuple[dict, int]:
     if rank == 0:
         write_json(Path(shared_run_dir) / RESULT_FILE, result)
     return result, code
-
-
-def rank_main(job_id: str) -> int:
-    from ..spec import build_spec
-
-    rank = _rank()
-    ctx = rank_context(job_id, rank)
-    ctx.stop_on_signals()
-    spec = build_spec(ctx.spec, source=f"job {job_id}")
-    shared = Path(ctx.job.run_dir).parents[1] if rank else Path(ctx.job.run_dir)
-    return run_rank(spec, ctx, rank, shared)[1]
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: accelerate launch ... -m studio.train.launch JOB_ID", file=sys.stderr)
-        sys.exit(2)
-    exit_code = rank_main(sys.argv[1])
-    sys.stdout.flush()
-    os._exit(exit_code)  # threads left by libraries must not keep a finished rank alive

@@ -2,9 +2,9 @@
 
 Inside a Ray job (see `studio.clusters.ray`) the worker does not run `accelerate launch`: it asks Ray for
 `nodes × processes` workers (a GPU each, or a CPU each with gloo), and every worker runs the same rank
-code as a local launch (`studio.train.launch.run_rank`): rank 0 in the run folder, the others in
-`ranks/rank-N/`. Ray sets up torch.distributed and RANK/LOCAL_RANK/WORLD_SIZE, which the Trainer
-and `distributed_placement` read, so each rank computes on its own device.
+code as a local launch (`studio.train.launch.run_rank`, its context from `JobContext.for_rank`): rank 0
+in the run folder, the others in `ranks/rank-N/`. Ray sets up torch.distributed and RANK/LOCAL_RANK/
+WORLD_SIZE, which the Trainer and `distributed_placement` read, so each rank computes on its own device.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ def _loop(config: dict) -> None:
 
     from ..spec import build_spec
     from ..workspace import Workspace
-    from .launch import context_for, run_rank
+    from .launch import run_rank
 
     rank = ray.train.get_context().get_world_rank()
     job = config["job"]  # the job record itself, pickled by Ray
     workspace = Workspace.open(config["workspace"])
-    ctx = context_for(job, workspace, rank)
+    ctx = config["context_for"](job, workspace, rank)  # JobContext.for_rank, given by the job's worker
     spec = build_spec(job.spec, source=f"job {job.id}")
     result, code = run_rank(spec, ctx, rank, Path(job.run_dir))
     if code and rank == 0:
@@ -52,7 +52,8 @@ def launch_on_ray(spec, ctx) -> dict:
     worker_resources = {"CPU": 1} if p.cpu else {"CPU": 1, "GPU": 1}
     trainer = TorchTrainer(
         _loop,
-        train_loop_config={"job": ctx.job, "workspace": str(ctx.workspace.root)},
+        # the rank's context comes from the job's own context class: the train layer never imports the jobs layer
+        train_loop_config={"job": ctx.job, "workspace": str(ctx.workspace.root), "context_for": type(ctx).for_rank},
         scaling_config=ScalingConfig(num_workers=p.world, use_gpu=not p.cpu, resources_per_worker=worker_resources),
         torch_config=TorchConfig(backend="gloo" if p.cpu else "nccl"),
         run_config=RunConfig(name=ctx.job.id, storage_path=str(run_dir / "ray_results")),

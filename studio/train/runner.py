@@ -82,7 +82,7 @@ def train(spec: RunSpec, ctx) -> dict:
                   allow_pickle=spec.model.allow_pickle, revision=spec.model.revision)
     tokenizer = load_tokenizer(ref, spec.model.trust_remote_code, spec.model.chat_template)
     if not tokenizer.chat_template and stage.data_target != "text":
-        from ..data.templates import TEMPLATES
+        from ..models.templates import TEMPLATES
 
         raise StudioError(key="train.model_no_chat_template", label=ref.label, templates=', '.join(TEMPLATES))
 

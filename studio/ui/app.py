@@ -32,7 +32,8 @@ PAGES = ["start", *TABS]
 LANG_NAMES = {"en": "English", "zh": "中文"}
 
 
-def _css() -> str:
+def css() -> str:
+    """The studio's stylesheet (assets/style.css), given to Gradio at launch."""
     path = ASSETS / "style.css"
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ["STUDIO_WORKSPACE"] = str(workspace.root)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from .app import build_app, start_scheduler
+    from .app import build_app, css, start_scheduler
 
     manager = JobManager(workspace)
     start_scheduler(manager)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.host, server_port=args.port, share=args.share,
         allowed_paths=[], blocked_paths=[str(Path.home() / ".ssh")], max_file_size=args.max_upload,
         enable_monitoring=False, show_error=True, inbrowser=False, quiet=False, ssr_mode=False,
-        css=_css(), theme=_theme(), prevent_thread_lock=True, **gate,
+        css=css(), theme=_theme(), prevent_thread_lock=True, **gate,
     )
     # the upload parser's worker (pandas, openpyxl, pyarrow) warms up once the page is served: on a
     # 2-core machine, warming it during start-up delayed the first page by about a second
@@ -140,12 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=warm_parser, name="parse-worker-warm", daemon=True).start()
     demo.block_thread()
     return 0
-
-
-def _css() -> str:
-    from .app import _css as css
-
-    return css()
 
 
 def _theme():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ...data.templates import TEMPLATES
+from ...models.templates import TEMPLATES
 from ...errors import StudioError
 from ...infer import compare
 from ...infer.base import Sampling
