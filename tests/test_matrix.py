@@ -27,7 +27,7 @@ TRAIN = ["--set", "max_steps=2", "--set", "batch_size=2", "--set", "max_length=6
 SHAPES = {
     "sft": (["identity_alpaca.jsonl", "sharegpt_tools.json", "messages_tools.jsonl"], []),
     "pt": (["plain_text.txt", "identity_alpaca.jsonl"], []),
-    "rm": (["preference_pairs.jsonl"], []),
+    "rm": (["preference_pairs.jsonl"], ["max_length=256"]),  # the reward trainer skips pairs over max_length
     "dpo": (["preference_pairs.jsonl"], []),
     "orpo": (["preference_pairs.jsonl"], []),
     "simpo": (["preference_pairs.jsonl"], []),
@@ -87,7 +87,11 @@ def method_row(method: str, workspace, capsys, tmp_path: Path) -> None:
     if problem is None:
         assert code == 0, err
         report = json.loads((workspace.merged / f"merged-{method}" / "merge_report.json").read_text())
-        assert report["verification"]["within_tolerance"]
+        check = report["verification"]
+        if report.get("quantized_base"):  # merged onto full-precision weights: differs by the quantisation error
+            assert check["top1_agreement"] >= 0.9 and check["note"], check
+        else:
+            assert check["within_tolerance"], check
     else:
         assert code == 2 and problem.one_line() in err
         assert len(JobManager(workspace).list(kind="merge")) == merges  # refused up front

@@ -63,7 +63,9 @@ def mix(spec, record: dict, data, ctx):
     extra = Dataset.from_list(rows)
     train = data.train
     if set(train.column_names) != set(extra.column_names):  # e.g. conversations: turn replay rows into messages
-        extra = Dataset.from_list([{"messages": r["prompt"] + r["completion"]} for r in rows])
+        blank = dict.fromkeys(train.column_names)  # other columns (a conversation's `tools`) left empty
+        extra = Dataset.from_list([{**blank, "messages": r["prompt"] + r["completion"]} for r in rows],
+                                  features=train.features)
     data.train = concatenate_datasets([train, extra.cast(train.features)]).shuffle(seed=spec.training.seed)
     data.rows = len(data.train)
     record.update(replay_rows=len(rows), replay=info)

@@ -126,7 +126,7 @@ def build_trainer(ctx: TrainContext):
         rows = make_pairs(ctx, cfg)
         write_jsonl(path, rows)
     pairs = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
-    return dpo_trainer(ctx, cfg, Dataset.from_list(pairs))
+    return dpo_trainer(ctx, cfg, Dataset.from_list(pairs), eval_dataset=None)  # held-out rows are bare prompts
 
 
 def check(spec) -> None:
