@@ -152,17 +152,23 @@ def test_every_error_key_in_the_code_has_both_languages():
         assert not missing, (lang, missing)
 
 
-def _english_error_calls() -> list[str]:
-    """`StudioError("...")` / `StudioError(f"...")` calls in studio/: English text instead of a key."""
+def _calls_of(name: str, flagged) -> list[str]:
+    """`path:line` of every call of `name` (plain or attribute) in studio/ for which `flagged(call)` holds."""
     found = []
     for path in (ROOT / "studio").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name == "StudioError" and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr)):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called == name and flagged(node):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     return found
+
+
+def _english_error_calls() -> list[str]:
+    """`StudioError("...")` / `StudioError(f"...")` calls in studio/: English text instead of a key."""
+    return _calls_of("StudioError",
+                     lambda call: call.args and isinstance(call.args[0], (ast.Constant, ast.JoinedStr)))
 
 
 def test_no_error_is_raised_with_english_text():
@@ -186,15 +192,7 @@ def _findings_from_text() -> list[str]:
     """`Finding(...)` built directly in studio/: its message is text made here, English in every language.
     Findings are made with `Finding.of(severity, key, ...)`, from an error with `Finding.from_error(exc)`
     (which keeps its key), or copied from another finding (`dataclasses.replace`)."""
-    found = []
-    for path in (ROOT / "studio").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
-                continue
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name == "Finding":
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return found
+    return _calls_of("Finding", lambda call: True)
 
 
 def test_no_finding_is_built_from_english_text():

@@ -37,24 +37,21 @@ def dpo_config_kwargs(cfg: DPOOptions) -> dict:
     return {"beta": cfg.beta, "loss_type": losses, "loss_weights": weights, "label_smoothing": cfg.label_smoothing}
 
 
-FROM_CONTEXT = object()  # dpo_trainer's default: the run's own held-out rows
-
-
-def dpo_trainer(ctx: TrainContext, cfg: DPOOptions, train_dataset, eval_dataset=FROM_CONTEXT):
+def dpo_trainer(ctx: TrainContext, cfg: DPOOptions, train_dataset, eval_dataset):
     """trl's DPOTrainer on `train_dataset` (RLAIF builds its own pairs, then trains with this too).
 
-    `eval_dataset`: the run's held-out pairs by default; RLAIF passes None (its held-out rows are bare
+    `eval_dataset`: the run's held-out pairs for DPO; RLAIF passes None (its held-out rows are bare
     prompts, which DPO cannot score without judging them first)."""
     from trl import DPOConfig, DPOTrainer
 
     args = DPOConfig(**preference_args(ctx, **dpo_config_kwargs(cfg)))
     return DPOTrainer(model=ctx.model, ref_model=reference_model(ctx), args=args, train_dataset=train_dataset,
-                      eval_dataset=ctx.eval_dataset if eval_dataset is FROM_CONTEXT else eval_dataset,
+                      eval_dataset=eval_dataset,
                       processing_class=ctx.tokenizer, callbacks=ctx.callbacks)
 
 
 def build_trainer(ctx: TrainContext):
-    return dpo_trainer(ctx, ctx.spec.stage_config(), ctx.train_dataset)
+    return dpo_trainer(ctx, ctx.spec.stage_config(), ctx.train_dataset, ctx.eval_dataset)
 
 
 def check(spec) -> None:
