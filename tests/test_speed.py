@@ -208,3 +208,77 @@ def test_lean_loss_steps_aside_for_prompt_learning(tiny_model):
     assert not lean_loss.applies(Trainer, prompt, inputs, False)
     assert lean_loss.applies(Trainer, lora, inputs, False)
     assert not lean_loss.applies(Trainer, lora, inputs, True)  # a caller that wants the outputs
+
+
+def _lora_bf16(tiny_model, **lora_args):
+    """The tiny Llama as the CPU default trains it: bf16 base, fp32 LoRA (B random, so A gets gradients)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.models.loading import upcast_trainable
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16)
+    model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=16, target_modules="all-linear",
+                                             init_lora_weights=False, **lora_args))
+    upcast_trainable(model)
+    return model
+
+
+def _step(model, ids):
+    """Logits and the LoRA gradients of one autocast step."""
+    import torch
+
+    model.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(input_ids=ids, use_cache=False).logits
+    logits.float().pow(2).mean().backward()
+    return logits.detach().float(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_fused_lora_step_is_as_exact_as_pefts(tiny_model):
+    """train/fused_lora.py computes peft's forward + autograd: against the same step on a fp32 base, its
+    logits and every LoRA gradient are as close as peft's own bf16 step is (bf16 rounding, ~4%)."""
+    import torch
+    from peft.tuners.lora import Linear
+
+    from studio.train import fused_lora
+
+    ids, _ = _packed(tiny_model, [20, 11])
+    exact = _lora_bf16(tiny_model)
+    exact.base_model.model.to(torch.float32)
+    exact_logits, exact_grads = _step(exact, ids)
+    model = _lora_bf16(tiny_model)
+    peft_logits, peft_grads = _step(model, ids)
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    assert fused_lora.install(model) == len(layers) > 0
+    fused_logits, fused_grads = _step(model, ids)
+
+    def off(a, b):
+        return float((a - b).norm() / b.norm())
+
+    assert off(fused_logits, exact_logits) <= 1.5 * off(peft_logits, exact_logits) + 1e-3
+    assert fused_grads.keys() == peft_grads.keys() == exact_grads.keys()
+    for name, grad in fused_grads.items():
+        assert grad.dtype == torch.float32, name
+        assert off(grad, exact_grads[name]) <= 1.5 * off(peft_grads[name], exact_grads[name]) + 0.01, name
+    with model.disable_adapter():  # a reference model (DPO) is the base: the fused layer steps aside
+        base = model(input_ids=ids, use_cache=False).logits
+    fused_lora.restore(model)
+    assert all("forward" not in vars(m) for m in layers)  # peft's own forward again
+    with torch.no_grad(), model.disable_adapter():
+        assert torch.equal(base.detach(), model(input_ids=ids, use_cache=False).logits)
+
+
+def test_fused_lora_only_where_it_is_exact(tiny_model):
+    """Not for a fp32 base, DoRA, LoRA dropout: those keep peft's forward."""
+    import torch
+
+    from studio.train import fused_lora
+
+    assert fused_lora.install(_lora_bf16(tiny_model, use_dora=True)) == 0
+    assert fused_lora.install(_lora_bf16(tiny_model, lora_dropout=0.1)) == 0
+    fp32 = _lora_bf16(tiny_model)
+    fp32.base_model.model.to(torch.float32)
+    assert fused_lora.install(fp32) == 0

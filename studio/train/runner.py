@@ -14,7 +14,7 @@ from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl, write_text
 from ..errors import JobCancelled, StudioError
 from ..methods.base import count_parameters  # the same count the UI shows before a run
 from ..spec import RunSpec
-from . import packed_attention
+from . import fused_lora, packed_attention
 from .checkpoints import latest_complete
 
 ADAPTER_DIR = "adapter"
@@ -111,6 +111,8 @@ def train(spec: RunSpec, ctx) -> dict:
     model = method.wrap(model, spec.method_config())
     model = ensure_head_trainable(model, method.name)  # a reward model's new score head must train
     upcast_trainable(model)  # a bf16 frozen base (train.precision) trains fp32 adapters
+    if device == "cpu" and (fused := fused_lora.install(model)):  # exact; why: train/fused_lora.py
+        events.log(f"fused LoRA step on the bf16 base: {fused} layers")
     params = count_parameters(model)
     write_json(run_dir / "params.json", params)
     events.log(f"trainable parameters: {params['trainable']:,} of {params['total']:,}")
@@ -142,6 +144,7 @@ def train(spec: RunSpec, ctx) -> dict:
     # accelerate leaves an autocast wrapper on forward under mixed precision: save (and hand on) the plain model
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     packed_attention.restore(model)  # the saved model (and the probe's) attends the standard way
+    fused_lora.restore(model)
     with atomic_dir(target, replace=True) as tmp:
         method.save(model, tmp)
         tokenizer.save_pretrained(tmp)

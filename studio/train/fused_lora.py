@@ -1,0 +1,104 @@
+"""One autograd step for a LoRA linear layer on a bf16 base: y = x W^T + s (x A^T) B^T, by hand.
+
+Why: on a CPU the studio trains a frozen bf16 base with fp32 adapters (train.precision). peft's LoRA
+forward then casts the bf16 input UP to fp32 (the adapter's dtype), autocast casts it back DOWN, casts
+A and B to bf16, multiplies by the scale and adds; autograd records each of those ops and runs a cast
+and a multiply again for each in the backward. With 210 LoRA layers that bookkeeping (about 9,000 small
+copies a step, profiled) cost as much as the adapter's matrix products themselves. Here the forward is
+three products (the scale folded into one `addmm`) and the backward four, on exactly the same
+operands in bf16 with the gradients of A and B handed back in fp32, as autocast would: the same
+numbers up to float rounding (tests/test_speed.py compares outputs and gradients with peft's path).
+The backward also skips the input's gradient where nothing needs it (the first layer's projections).
+
+Installed only where it is exact: a plain peft `lora.Linear` over an `nn.Linear` with a bf16 weight,
+one active adapter, no LoRA variant (DoRA, ...), no dropout, no LoRA bias. Every call re-checks what
+can change while training (adapters disabled for a reference model, merged weights, per-row adapter
+names) and otherwise takes peft's own forward. `restore` puts peft's forward back before saving.
+"""
+
+from __future__ import annotations
+
+_ATTR = "_studio_fused_forward"
+
+
+def _function():
+    import torch
+
+    class LoraLinear(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, weight, bias, lora_a, lora_b, scale: float):
+            dtype = weight.dtype
+            shape = x.shape
+            x2 = x.reshape(-1, shape[-1]).to(dtype)
+            a, b = lora_a.to(dtype), lora_b.to(dtype)
+            xa = x2 @ a.t()
+            base = x2 @ weight.t() if bias is None else torch.addmm(bias.to(dtype), x2, weight.t())
+            y = torch.addmm(base, xa, b.t(), alpha=scale)
+            ctx.save_for_backward(x2, weight, a, b, xa)
+            ctx.scale, ctx.shape, ctx.x_dtype = scale, shape, x.dtype
+            return y.view(*shape[:-1], weight.shape[0])
+
+        @staticmethod
+        def backward(ctx, grad):
+            x2, weight, a, b, xa = ctx.saved_tensors
+            g = grad.reshape(-1, grad.shape[-1]).to(weight.dtype)
+            gb = g @ b  # (tokens, r)
+            grad_x = None
+            if ctx.needs_input_grad[0]:
+                grad_x = torch.addmm(g @ weight, gb, a, alpha=ctx.scale).view(ctx.shape).to(ctx.x_dtype)
+            grad_a = (gb.t() @ x2).mul_(ctx.scale).float() if ctx.needs_input_grad[3] else None
+            grad_b = (g.t() @ xa).mul_(ctx.scale).float() if ctx.needs_input_grad[4] else None
+            return grad_x, None, None, grad_a, grad_b, None
+
+    return LoraLinear
+
+
+_FN: list = []
+
+
+def _fused_forward(self, x, *args, **kwargs):
+    """peft's forward unless the call is the plain single-adapter case this layer was checked for."""
+    adapter = self.active_adapters[0] if len(self.active_adapters) == 1 else None
+    if (args or kwargs or self.disable_adapters or self.merged or adapter not in self.lora_A
+            or adapter in self.lora_variant):
+        return type(self).forward(self, x, *args, **kwargs)
+    base = self.base_layer
+    return _FN[0].apply(x, base.weight, base.bias, self.lora_A[adapter].weight, self.lora_B[adapter].weight,
+                        self.scaling[adapter])
+
+
+def eligible(module) -> bool:
+    """A peft LoRA Linear this kernel computes exactly (see the module docstring)."""
+    import torch
+    from peft.tuners.lora import Linear
+
+    if type(module) is not Linear or len(module.active_adapters) != 1:
+        return False
+    name = module.active_adapters[0]
+    base = module.base_layer
+    return (type(base) is torch.nn.Linear and base.weight.dtype == torch.bfloat16
+            and name in module.lora_A and name not in module.lora_variant
+            and isinstance(module.lora_dropout[name], torch.nn.Identity)
+            and module.lora_A[name].bias is None and module.lora_B[name].bias is None
+            and not getattr(module, "fan_in_fan_out", False))
+
+
+def install(model) -> int:
+    """Route every eligible LoRA layer through the fused step; returns how many."""
+    if not _FN:
+        _FN.append(_function())
+    count = 0
+    for module in model.modules():
+        if eligible(module):
+            module.forward = _fused_forward.__get__(module)
+            setattr(module, _ATTR, True)
+            count += 1
+    return count
+
+
+def restore(model) -> None:
+    """peft's own forward again (the saved model, generation and the probe use it)."""
+    for module in model.modules():
+        if getattr(module, _ATTR, False):
+            del module.forward
+            delattr(module, _ATTR)
