@@ -5,7 +5,7 @@ forward then casts the bf16 input UP to fp32 (the adapter's dtype), autocast cas
 A and B to bf16, multiplies by the scale and adds; autograd records each of those ops and runs a cast
 and a multiply again for each in the backward. With 210 LoRA layers that bookkeeping (about 9,000 small
 copies a step, profiled) cost as much as the adapter's matrix products themselves. Here the forward is
-three products (the scale folded into one `addmm`) and the backward four, on exactly the same
+three products (the scale applied on the thin side, the sum in one `addmm`) and the backward four, on exactly the same
 operands in bf16 with the gradients of A and B handed back in fp32, as autocast would: the same
 numbers up to float rounding (tests/test_speed.py compares outputs and gradients with peft's path).
 The backward also skips the input's gradient where nothing needs it (the first layer's projections).
@@ -31,9 +31,9 @@ def _function():
             shape = x.shape
             x2 = x.reshape(-1, shape[-1]).to(dtype)
             a, b = lora_a.to(dtype), lora_b.to(dtype)
-            xa = x2 @ a.t()
+            xa = (x2 @ a.t()).mul_(scale)  # scaled on the thin (tokens, r) side: addmm's alpha is slower
             base = x2 @ weight.t() if bias is None else torch.addmm(bias.to(dtype), x2, weight.t())
-            y = torch.addmm(base, xa, b.t(), alpha=scale)
+            y = torch.addmm(base, xa, b.t())
             ctx.save_for_backward(x2, weight, a, b, xa)
             ctx.scale, ctx.shape, ctx.x_dtype = scale, shape, x.dtype
             return y.view(*shape[:-1], weight.shape[0])
@@ -42,12 +42,12 @@ def _function():
         def backward(ctx, grad):
             x2, weight, a, b, xa = ctx.saved_tensors
             g = grad.reshape(-1, grad.shape[-1]).to(weight.dtype)
-            gb = g @ b  # (tokens, r)
+            gb = (g @ b).mul_(ctx.scale)  # (tokens, r), scaled like xa
             grad_x = None
             if ctx.needs_input_grad[0]:
-                grad_x = torch.addmm(g @ weight, gb, a, alpha=ctx.scale).view(ctx.shape).to(ctx.x_dtype)
-            grad_a = (gb.t() @ x2).mul_(ctx.scale).float() if ctx.needs_input_grad[3] else None
-            grad_b = (g.t() @ xa).mul_(ctx.scale).float() if ctx.needs_input_grad[4] else None
+                grad_x = torch.addmm(g @ weight, gb, a).view(ctx.shape).to(ctx.x_dtype)
+            grad_a = (gb.t() @ x2).float() if ctx.needs_input_grad[3] else None
+            grad_b = (g.t() @ xa).float() if ctx.needs_input_grad[4] else None
             return grad_x, None, None, grad_a, grad_b, None
 
     return LoraLinear
