@@ -1,14 +1,21 @@
 """One autograd step for a LoRA linear layer on a bf16 base: y = x W^T + s (x A^T) B^T, by hand.
 
-Why: on a CPU the studio trains a frozen bf16 base with fp32 adapters (train.precision). peft's LoRA
-forward then casts the bf16 input UP to fp32 (the adapter's dtype), autocast casts it back DOWN, casts
-A and B to bf16, multiplies by the scale and adds; autograd records each of those ops and runs a cast
-and a multiply again for each in the backward. With 210 LoRA layers that bookkeeping (about 9,000 small
-copies a step, profiled) cost as much as the adapter's matrix products themselves. Here the forward is
-three products (the scale applied on the thin side, the sum in one `addmm`) and the backward four, on exactly the same
-operands in bf16 with the gradients of A and B handed back in fp32, as autocast would: the same
-numbers up to float rounding (tests/test_speed.py compares outputs and gradients with peft's path).
-The backward also skips the input's gradient where nothing needs it (the first layer's projections).
+Why, twice (both profiled and measured on the reference work, bench/train_speed.py):
+- Learning. On a CPU the studio trains a frozen bf16 base with fp32 adapters (train.precision). Under
+  autocast peft adds the adapter's output to the base's in bf16, which has 8 bits of mantissa: while
+  the adapter is young (B starts at zero and moves by about the learning rate per step) its
+  contribution is below 1/256 of the layer's output and rounds away, so the first steps barely change
+  what the model computes. Every bf16 tool learns slower per step than fp32 for that reason
+  (LLaMA-Factory's bf16 flags: mean loss 1.061 over 20 steps, its fp32 defaults 0.980). Here the
+  base's product stays in bf16 but the adapter's part is added in fp32 and the layer's output is fp32,
+  so nothing is lost (the studio: 1.067 -> 0.990, the fp32 curve).
+- Speed. peft's forward casts the bf16 input UP to the adapter's fp32, autocast casts it back DOWN and
+  casts A and B, then multiplies by the scale and adds; autograd records each op and runs a cast and a
+  multiply for each in the backward: about 9,000 small copies a step, as much time as the adapter's
+  products. Here the forward is three products and one fp32 accumulate, the backward four products on
+  bf16 operands with the gradients of A and B handed back in fp32, and the input's gradient is skipped
+  where nothing needs it (the first layer's projections).
+tests/test_speed.py checks outputs and gradients against the same step on a fp32 base.
 
 Installed only where it is exact: a plain peft `lora.Linear` over an `nn.Linear` with a bf16 weight,
 one active adapter, no LoRA variant (DoRA, ...), no dropout, no LoRA bias. Every call re-checks what
@@ -33,7 +40,8 @@ def _function():
             a, b = lora_a.to(dtype), lora_b.to(dtype)
             xa = (x2 @ a.t()).mul_(scale)  # scaled on the thin (tokens, r) side: addmm's alpha is slower
             base = x2 @ weight.t() if bias is None else torch.addmm(bias.to(dtype), x2, weight.t())
-            y = torch.addmm(base, xa, b.t())
+            with torch.autocast(x.device.type, enabled=False):  # the adapter's part not rounded away: see above
+                y = base.float().addmm_(xa.float(), lora_b.t())
             ctx.save_for_backward(x2, weight, a, b, xa)
             ctx.scale, ctx.shape, ctx.x_dtype = scale, shape, x.dtype
             return y.view(*shape[:-1], weight.shape[0])

@@ -44,6 +44,9 @@ def attention(module, query, key, value, attention_mask, dropout: float = 0.0, s
         return sdpa_attention_forward(module, query, key, value, _causal_padding_mask(attention_mask, query, key),
                                       dropout=dropout, scaling=scaling, is_causal=False, **kwargs)
     gather, keep, rows, width = _layout(kwargs.get("position_ids"), query.shape[2], query.device)
+    if torch.is_autocast_enabled(query.device.type):  # fp32 projections (train.fused_lora): gather in bf16
+        dtype = torch.get_autocast_dtype(query.device.type)
+        query, key, value = query.to(dtype), key.to(dtype), value.to(dtype)
     heads, kv_heads, dim = query.shape[1], key.shape[1], query.shape[3]
     group = heads // kv_heads  # grouped queries share a key/value head: folded into the query length
     q = _to_rows(query, gather, rows, width).reshape(rows, kv_heads, group * width, dim)
