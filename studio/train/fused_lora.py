@@ -19,8 +19,9 @@ tests/test_speed.py checks outputs and gradients against the same step on a fp32
 
 Installed only where it is exact: a plain peft `lora.Linear` over an `nn.Linear` with a bf16 weight,
 one active adapter, no LoRA variant (DoRA, ...), no dropout, no LoRA bias. Every call re-checks what
-can change while training (adapters disabled for a reference model, merged weights, per-row adapter
-names) and otherwise takes peft's own forward. `restore` puts peft's forward back before saving.
+can change while training (merged weights, per-row adapter names: peft's own forward then) and with
+adapters disabled (the reference model of DPO/KTO) gives the base's output in the same fp32 form, so
+policy and reference agree exactly at the start. `restore` puts peft's forward back before saving.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ _FN: list = []
 
 def _fused_forward(self, x, *args, **kwargs):
     """peft's forward unless the call is the plain single-adapter case this layer was checked for."""
+    import torch
+
     adapter = self.active_adapters[0] if len(self.active_adapters) == 1 else None
-    if (args or kwargs or self.disable_adapters or self.merged or adapter not in self.lora_A
-            or adapter in self.lora_variant):
+    if args or kwargs or self.merged:
+        return type(self).forward(self, x, *args, **kwargs)
+    if self.disable_adapters:  # a reference model (DPO, KTO): the base, in the same fp32 output as below,
+        weight, bias = self.base_layer.weight, self.base_layer.bias  # so that policy and reference agree at B = 0
+        return torch.nn.functional.linear(x.to(weight.dtype), weight, bias).float()
+    if adapter not in self.lora_A or adapter in self.lora_variant:
         return type(self).forward(self, x, *args, **kwargs)
     base = self.base_layer
     return _FN[0].apply(x, base.weight, base.bias, self.lora_A[adapter].weight, self.lora_B[adapter].weight,
