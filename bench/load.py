@@ -320,10 +320,13 @@ class Page:
         return msg.get("output") or {}
 
     async def _read_stream(self) -> None:
+        resets = 0
         while self.pending and time.time() < self.stats.deadline + 60:
+            opened = False
             try:
                 async with self.client.stream("GET", "/gradio_api/queue/data",
                                               params={"session_hash": self.hash}) as stream:
+                    opened, resets = True, 0
                     if stream.status_code != 200:
                         self.stats.error(f"stream HTTP {stream.status_code}")
                         return
@@ -340,6 +343,14 @@ class Page:
                                 future.set_result(msg)
                         elif msg.get("msg") == "close_stream":
                             break
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                if opened or resets:  # broke once open (results may be lost), or a second time: an error
+                    self.stats.error(f"stream: {type(exc).__name__}{' (before any answer)' if not opened else ''}: "
+                                     f"{exc}")
+                    await asyncio.sleep(1)
+                else:  # an idle keep-alive connection closed as it was reused: a browser retries the GET once
+                    self.stats.retries += 1
+                    resets += 1
             except httpx.HTTPError as exc:
                 self.stats.error(f"stream: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..errors import StudioError
-from ..jobs.events import read_metrics, read_progress, tail_log
+from ..jobs import shared_reads
+from ..jobs.events import read_progress
 from . import charts
 from .context import bind
 from .monitor import job_label, progress_html
@@ -99,10 +100,11 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
         if cfg.probe:
             out += [gr.update(visible=False), ""]
         return out + [gr.update(active=False), None]
-    rows = read_metrics(job.run_dir) if cfg.curves else []
-    out = [gr.update(choices=choices, value=job.id), progress_html(job, read_progress(job.run_dir), t)]
+    # every open tab showing this job ticks: they share one read of its files per change (shared_reads)
+    rows = shared_reads.metrics(job.run_dir) if cfg.curves else []
+    out = [gr.update(choices=choices, value=job.id), progress_html(job, shared_reads.progress(job.run_dir), t)]
     out += [charts.metric_frame(rows, c) for c in cfg.curves]
-    out += [tail_log(job.run_dir, 6000)]
+    out += [shared_reads.log_tail(job.run_dir, 6000)]
     active = is_active(job)
     if cfg.probe:
         probe = charts.read_probe(job.run_dir)
