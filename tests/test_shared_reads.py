@@ -23,7 +23,7 @@ def test_tabs_share_one_read_until_the_job_writes(workspace, manager):
     first, second = (job_panel.on_tick(studio, cfg, job.id) for _ in range(2))
     assert "counting from 0 to 2" in first[LOG]
     assert second[LOG] is first[LOG]  # the second tab got the first tab's read, not a read of its own
-    assert first[PLOT].empty
+    assert second[PLOT] is first[PLOT] and first[PLOT].empty
 
     run_dir = manager.get(job.id).run_dir
     Events(run_dir).metric({"step": 1, "loss": 2.5})
