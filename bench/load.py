@@ -37,7 +37,10 @@ the static assets (JS/CSS/fonts) a browser fetches with the page.
 It reports p50/p95 latency of the status-bar update ("status bar"), of every other event, and of a grid
 edit ("grid edit"); the server's CPU and memory over time (psutil, sampled every few seconds: start, max,
 end, mean per minute and a least-squares trend in MB/min); how many events each page sent per minute; and
-every error (exit 1 if any, also when no status-bar update or no grid edit was measured). Every loop is
+every error (exit 1 if any, also when no status-bar update or no grid edit was measured). A request or
+a result stream (GET /gradio_api/queue/data) whose reused keep-alive connection the server had just
+closed (reset before any answer) is sent again once, as a browser does, and counted as a retried
+connection reset; a stream that breaks after it was answered is an error ("stream: ..."). Every loop is
 bounded by the deadline (--minutes of polling after the last page loaded, loading itself capped at
 60 s + 0.5 s a session) and by --max-requests; the script stops the server and the jobs it started.
 """
