@@ -55,3 +55,14 @@ def test_a_setting_the_operator_made_is_kept():
     env = {"GRADIO_ANALYTICS_MAX_EVENTS": "5000"}
     quiet_queue(env)
     assert env["GRADIO_ANALYTICS_MAX_EVENTS"] == "5000"
+
+
+def test_malloc_arenas_capped_unless_the_operator_chose():
+    """launch.main caps glibc's arenas (fragmentation across Gradio's worker threads); MALLOC_ARENA_MAX wins."""
+    import platform
+
+    from studio.ui.launch import limit_malloc_arenas
+
+    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "4"}) is False
+    if platform.libc_ver()[0] == "glibc":
+        assert limit_malloc_arenas({}) is True
