@@ -37,7 +37,10 @@ the static assets (JS/CSS/fonts) a browser fetches with the page.
 It reports p50/p95 latency of the status-bar update ("status bar"), of every other event, and of a grid
 edit ("grid edit"); the server's CPU and memory over time (psutil, sampled every few seconds: start, max,
 end, mean per minute and a least-squares trend in MB/min); how many events each page sent per minute; and
-every error (exit 1 if any, also when no status-bar update or no grid edit was measured). Every loop is
+every error (exit 1 if any, also when no status-bar update or no grid edit was measured). A request or
+a result stream (GET /gradio_api/queue/data) whose reused keep-alive connection the server had just
+closed (reset before any answer) is sent again once, as a browser does, and counted as a retried
+connection reset; a stream that breaks after it was answered is an error ("stream: ..."). Every loop is
 bounded by the deadline (--minutes of polling after the last page loaded, loading itself capped at
 60 s + 0.5 s a session) and by --max-requests; the script stops the server and the jobs it started.
 """
@@ -320,10 +323,13 @@ class Page:
         return msg.get("output") or {}
 
     async def _read_stream(self) -> None:
+        resets = 0
         while self.pending and time.time() < self.stats.deadline + 60:
+            opened = False
             try:
                 async with self.client.stream("GET", "/gradio_api/queue/data",
                                               params={"session_hash": self.hash}) as stream:
+                    opened, resets = True, 0
                     if stream.status_code != 200:
                         self.stats.error(f"stream HTTP {stream.status_code}")
                         return
@@ -340,6 +346,14 @@ class Page:
                                 future.set_result(msg)
                         elif msg.get("msg") == "close_stream":
                             break
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                if opened or resets:  # broke once open (results may be lost), or a second time: an error
+                    self.stats.error(f"stream: {type(exc).__name__}{' (before any answer)' if not opened else ''}: "
+                                     f"{exc}")
+                    await asyncio.sleep(1)
+                else:  # an idle keep-alive connection closed as it was reused: a browser retries the GET once
+                    self.stats.retries += 1
+                    resets += 1
             except httpx.HTTPError as exc:
                 self.stats.error(f"stream: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)

@@ -25,11 +25,13 @@ binds them to the studio with `context.bind` (a partial Gradio can inspect).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from ..errors import StudioError
-from ..jobs.events import read_metrics, read_progress, tail_log
+from ..jobs import shared_reads
+from ..jobs.events import METRICS, read_progress
 from . import charts
 from .context import bind
 from .monitor import job_label, progress_html
@@ -99,10 +101,10 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
         if cfg.probe:
             out += [gr.update(visible=False), ""]
         return out + [gr.update(active=False), None]
-    rows = read_metrics(job.run_dir) if cfg.curves else []
-    out = [gr.update(choices=choices, value=job.id), progress_html(job, read_progress(job.run_dir), t)]
-    out += [charts.metric_frame(rows, c) for c in cfg.curves]
-    out += [tail_log(job.run_dir, 6000)]
+    # every open tab showing this job ticks: they share one read of its files per change (shared_reads)
+    out = [gr.update(choices=choices, value=job.id), progress_html(job, shared_reads.progress(job.run_dir), t)]
+    out += [curve_frame(job.run_dir, c) for c in cfg.curves]
+    out += [shared_reads.log_tail(job.run_dir, 6000)]
     active = is_active(job)
     if cfg.probe:
         probe = charts.read_probe(job.run_dir)
@@ -116,6 +118,14 @@ def view(studio, cfg: Config, job_id: str | None, pick_latest: bool = False) -> 
         else:
             out += [gr.update(visible=False), ""]
     return out + [gr.update(active=active), None if is_active(job) else job.id]
+
+
+def curve_frame(run_dir, curve: str):
+    """One curve of a run as a frame, built once per change of its metrics.jsonl for every tab that shows
+    it (building it was most of a tick's work with a long run's metrics). Shared: do not modify it."""
+    path = Path(run_dir) / METRICS
+    return shared_reads.shared(("curve", str(path), curve), path,
+                               lambda: charts.metric_frame(shared_reads.metrics(run_dir), curve))
 
 
 def pending_probe(studio, job):

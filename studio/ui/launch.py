@@ -18,6 +18,37 @@ from pathlib import Path
 from ..errors import StudioError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Gradio's queue records every queued event (up to GRADIO_ANALYTICS_MAX_EVENTS, 10,000 by default) and after
+# each one rebuilds a pandas summary of all the records for its monitoring dashboard, which the studio never
+# turns on (enable_monitoring=False). With 50 open tabs that was 33 rebuilds a second at about 10 ms each
+# (10,000 records) and a record that grew for five minutes: keep 100 records and never rebuild the summary.
+QUEUE_ENV = {"GRADIO_ANALYTICS_MAX_EVENTS": "100", "GRADIO_ANALYTICS_CACHE_FREQUENCY": str(10**9)}
+# Gradio keeps every browser session's state (a copy of the config of every component: about 2.7 MB for
+# this app's 1,700 components) until `state_session_capacity` newer sessions exist (10,000 by default:
+# every page load adds one, a closed tab's stays). Keep the most recently used 300: a tab that is open
+# polls every few seconds and stays among them; an idle tab pushed out by 300 newer ones starts afresh.
+MAX_SESSIONS = 300
+# glibc gives every thread that allocates its own malloc arena (up to 8 per core). Gradio answers events on
+# a pool of worker threads, so memory freed by one request is kept for reuse in whichever arena it came
+# from and the free space fragments across arenas: the resident size climbed ~12 MB/min with 50 polling tabs
+# while Python's own memory stayed flat (tracemalloc + mallinfo2, bench/load.py). Two arenas keep it reused.
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+
+
+def limit_malloc_arenas(environ=os.environ) -> bool:
+    """Cap glibc's malloc arenas for this process (see MALLOC_ARENAS); an operator's MALLOC_ARENA_MAX wins.
+    Call before any thread starts. False where the C library is not glibc."""
+    if environ.get("MALLOC_ARENA_MAX"):
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):
+        return False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,7 +136,14 @@ def gate_kwargs(creds: list[tuple[str, str]], lang: str = "en") -> dict:
     return {"app_kwargs": app_kwargs, "auth_dependency": sessions.from_request}
 
 
+def quiet_queue(environ=os.environ) -> None:
+    """Set `QUEUE_ENV` (unless already set): Gradio reads it when `demo.queue()` makes the queue."""
+    for key, value in QUEUE_ENV.items():
+        environ.setdefault(key, value)
+
+
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()
     args = parse_args(argv)
     try:
         creds, generated = security_settings(args, read_credentials(args))
@@ -125,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app(workspace, manager, args.lang)
     if generated:
         print(f"Sign in as user 'studio' with password: {generated}", flush=True)
+    quiet_queue()
     demo.queue(default_concurrency_limit=8)
     gate = gate_kwargs(creds, args.lang)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share,
         allowed_paths=[], blocked_paths=[str(Path.home() / ".ssh")], max_file_size=args.max_upload,
-        enable_monitoring=False, show_error=True, inbrowser=False, quiet=False, ssr_mode=False,
+        enable_monitoring=False, state_session_capacity=MAX_SESSIONS, show_error=True, inbrowser=False, quiet=False, ssr_mode=False,
         css=css(), theme=_theme(), prevent_thread_lock=True, **gate,
     )
     # the upload parser's worker (pandas, openpyxl, pyarrow) warms up once the page is served: on a
