@@ -7,8 +7,10 @@ Why, twice (both profiled and measured on the reference work, bench/train_speed.
   contribution is below 1/256 of the layer's output and rounds away, so the first steps barely change
   what the model computes. Every bf16 tool learns slower per step than fp32 for that reason
   (LLaMA-Factory's bf16 flags: mean loss 1.061 over 20 steps, its fp32 defaults 0.980). Here the
-  base's product stays in bf16 but the adapter's part is added in fp32 and the layer's output is fp32,
-  so nothing is lost (the studio: 1.067 -> 0.990, the fp32 curve).
+  base's product stays in bf16 but the adapter's part is added in fp32 and, under autocast (the
+  training step), the layer's output is fp32, so nothing is lost (the studio: 1.067 -> 0.990, the fp32
+  curve). Outside autocast (generation inside RL stages, reference passes) the output is the weights'
+  bf16, as peft's, because the ops downstream expect the weights' dtype there.
 - Speed. peft's forward casts the bf16 input UP to the adapter's fp32, autocast casts it back DOWN and
   casts A and B, then multiplies by the scale and adds; autograd records each op and runs a cast and a
   multiply for each in the backward: about 9,000 small copies a step, as much time as the adapter's
@@ -41,8 +43,11 @@ def _function():
             a, b = lora_a.to(dtype), lora_b.to(dtype)
             xa = (x2 @ a.t()).mul_(scale)  # scaled on the thin (tokens, r) side: addmm's alpha is slower
             base = x2 @ weight.t() if bias is None else torch.addmm(bias.to(dtype), x2, weight.t())
+            mixed = torch.is_autocast_enabled(x.device.type)  # a training step (outside it: generation, ...)
             with torch.autocast(x.device.type, enabled=False):  # the adapter's part not rounded away: see above
                 y = base.float().addmm_(xa.float(), lora_b.t())
+            if not mixed:  # without autocast every op downstream expects the weights' own dtype
+                y = y.to(dtype)
             ctx.save_for_backward(x2, weight, a, b, xa)
             ctx.scale, ctx.shape, ctx.x_dtype = scale, shape, x.dtype
             return y.view(*shape[:-1], weight.shape[0])
@@ -74,7 +79,8 @@ def _fused_forward(self, x, *args, **kwargs):
         return type(self).forward(self, x, *args, **kwargs)
     if self.disable_adapters:  # a reference model (DPO, KTO): the base, in the same fp32 output as below,
         weight, bias = self.base_layer.weight, self.base_layer.bias  # so that policy and reference agree at B = 0
-        return torch.nn.functional.linear(x.to(weight.dtype), weight, bias).float()
+        out = torch.nn.functional.linear(x.to(weight.dtype), weight, bias)
+        return out.float() if torch.is_autocast_enabled(x.device.type) else out
     if adapter not in self.lora_A or adapter in self.lora_variant:
         return type(self).forward(self, x, *args, **kwargs)
     base = self.base_layer
