@@ -30,8 +30,9 @@ QUEUE_ENV = {"GRADIO_ANALYTICS_MAX_EVENTS": "100", "GRADIO_ANALYTICS_CACHE_FREQU
 MAX_SESSIONS = 300
 # glibc gives every thread that allocates its own malloc arena (up to 8 per core). Gradio answers events on
 # a pool of worker threads, so memory freed by one request is kept for reuse in whichever arena it came
-# from and the free space fragments across arenas: the resident size climbed ~12 MB/min with 50 polling tabs
-# while Python's own memory stayed flat (tracemalloc + mallinfo2, bench/load.py). Two arenas keep it reused.
+# from and the free space fragments across arenas: the resident size climbed ~12-20 MB/min with 50 polling
+# tabs while Python's own memory stayed flat (tracemalloc + mallinfo2, bench/load.py). Capped at two so freed
+# space is shared; measured with the cap, 10 minutes: still +13 MB/min (README, load), so not the whole cause.
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 
