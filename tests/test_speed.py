@@ -323,3 +323,43 @@ def test_fused_lora_keeps_a_young_adapters_small_update(tiny_model):
     off_fused = float((update(fused) - want).norm() / want.norm())
     # measured: fused 0.056, peft 0.125 (the rest of the fused error: bf16 attention and MLP inputs downstream)
     assert off_fused < 0.1 and off_fused < 0.6 * off_peft, (off_fused, off_peft)
+
+
+def test_fused_lora_runs_sibling_projections_as_one_product(tiny_model, monkeypatch):
+    """q/k/v (and gate/up) read one input: fused_lora runs them as one product on one shared weight tensor,
+    with the numbers of each layer alone; a sibling called with another input still gets its own; after
+    `restore` every weight is again a tensor of its own (savers take shared storage for tied weights)."""
+    import torch
+
+    from studio.train import fused_lora
+
+    ids, _ = _packed(tiny_model, [20, 11])
+    alone = _lora_bf16(tiny_model)
+    monkeypatch.setattr(fused_lora, "SIBLINGS", ())
+    count = fused_lora.install(alone)
+    monkeypatch.undo()
+    alone_logits, alone_grads = _step(alone, ids)
+
+    model = _lora_bf16(tiny_model)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if "base_layer" in n}
+    assert fused_lora.install(model) == count > 0
+    attn = model.base_model.model.model.layers[0].self_attn
+    shared = {m.base_layer.weight.untyped_storage().data_ptr() for m in (attn.q_proj, attn.k_proj, attn.v_proj)}
+    assert len(shared) == 1  # one tensor: one product
+    logits, grads = _step(model, ids)
+
+    def off(a, b):
+        return float((a - b).norm() / b.norm())
+
+    assert off(logits, alone_logits) < 1e-2
+    for name, grad in grads.items():
+        assert off(grad, alone_grads[name]) < 2e-2, name
+    with torch.no_grad():
+        x, other = torch.randn(2, 1, 5, attn.q_proj.in_features, dtype=torch.bfloat16)
+        attn.q_proj(x)  # computes k and v for x too
+        assert torch.equal(attn.k_proj(other), alone.base_model.model.model.layers[0].self_attn.k_proj(other))
+    fused_lora.restore(model)
+    ptrs = [m.base_layer.weight.untyped_storage().data_ptr() for m in (attn.q_proj, attn.k_proj, attn.v_proj)]
+    assert len(set(ptrs)) == 3
+    after = dict(model.named_parameters())
+    assert all(torch.equal(after[n], p) for n, p in before.items())
