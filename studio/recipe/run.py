@@ -54,7 +54,7 @@ def mix(spec, record: dict, data, ctx):
     answers, info = cache.ensure(spec.model, wanted,
                                  lambda f, m: ctx.progress(None if f is None else 0.0, m, phase="replay"),
                                  ctx.events.log)
-    rows = cache.mix_rows(answers, n, set(info["cut"]))
+    rows = cache.mix_rows(answers, n)
     if not rows:
         raise StudioError(key="recipe.replay_empty", model=spec.model.name)
     if spec.data.system_prompt:  # the task rows carry it; replay rows get the same frame
@@ -68,12 +68,10 @@ def mix(spec, record: dict, data, ctx):
                                   features=train.features)
     data.train = concatenate_datasets([train, extra.cast(train.features)]).shuffle(seed=spec.training.seed)
     data.rows = len(data.train)
-    info = dict(info, cut=len(info["cut"]))  # how many of the answers ran into the bound (ids: the cache file)
     record.update(replay_rows=len(rows), replay=info)
     write_json(Path(ctx.run_dir) / RECIPE_FILE, record)
     ctx.events.log(f"keep general abilities: {len(rows)} general rows mixed in ({info['cached']} answers cached, "
-                   f"{info['generated']} generated{' with ' + info['engine'] if info['engine'] else ''}; "
-                   f"{info['cut']} of {info['wanted']} ran into {cache.MAX_TOKENS} tokens: finished ones first)")
+                   f"{info['generated']} generated{' with ' + info['engine'] if info['engine'] else ''})")
     return data
 
 

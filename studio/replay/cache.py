@@ -4,13 +4,6 @@ Key: model name + revision + a fingerprint of the model folder (config.json and 
 names and sizes), so a re-converted or updated model gets fresh answers. Answers are greedy and
 bounded (`MAX_TOKENS`), so the same engine gives the same text again. Only the answers a run needs
 are generated (its mix slice and the probe slice); a later run that needs more extends the file.
-
-An answer that ran into the bound is marked `cut`. Trained as a row, a cut answer ends with the
-end-of-turn token where the base model had not ended: mixed in, such rows taught the embedded model to
-stop early (tuned answers 42-44 tokens against the base's 52, when 65 of 100 answers were cut at 64
-tokens, most of them repetition loops). So the mix prefers answers the base model finished: it asks for
-`MIX_SPARE` times the rows it needs and takes the finished ones first (cut ones only fill up, for a
-model that never stops, e.g. a random test model).
 The file is rewritten whole and atomically, merged under a lock, so two runs never lose answers.
 """
 
@@ -27,8 +20,7 @@ from pathlib import Path
 from ..atomic import read_jsonl, write_json, write_jsonl
 from . import prompts as bundled
 
-MAX_TOKENS = 160  # long enough that most of the embedded model's answers end by themselves
-MIX_SPARE = 2  # prompts answered per replay row needed: room to prefer the finished answers
+MAX_TOKENS = 64
 PROBE_KEPT = 16  # probe prompts answered per base model (the "kept" questions of every probe report)
 BATCH = 64  # one batch: on a CPU a decode step costs about the same for 16 or 64 rows
 ENGINE_ENV = "STUDIO_REPLAY_ENGINE"  # auto (default) | vllm | transformers
@@ -52,21 +44,12 @@ def cache_dir(model_spec) -> Path:
 
 
 def needed(replay_rows: int) -> list[bundled.Prompt]:
-    """The prompts a run needs answered: its mix slice (`MIX_SPARE` per replay row) and the probe slice."""
-    return bundled.mix_part()[:replay_rows * MIX_SPARE] + bundled.probe_part()[:PROBE_KEPT]
+    """The prompts a run needs answered: its mix slice (first `replay_rows`) and the probe slice."""
+    return bundled.mix_part()[:replay_rows] + bundled.probe_part()[:PROBE_KEPT]
 
 
 def read(folder: Path) -> dict[str, str]:
-    return {r["id"]: r["answer"] for r in _rows(folder)}
-
-
-def read_cut(folder: Path) -> set[str]:
-    """Ids of the cached answers that ran into MAX_TOKENS."""
-    return {r["id"] for r in _rows(folder) if r.get("cut")}
-
-
-def _rows(folder: Path) -> list[dict]:
-    return [r for r in read_jsonl(folder / "answers.jsonl") if "id" in r and "answer" in r]
+    return {r["id"]: r["answer"] for r in read_jsonl(folder / "answers.jsonl") if "id" in r and "answer" in r}
 
 
 def missing_count(model_spec, replay_rows: int) -> int:
@@ -88,17 +71,13 @@ def _locked(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def store(folder: Path, answers: dict[str, str], model_name: str, engine: str,
-          cut: set[str] = frozenset()) -> dict[str, str]:
-    """Merge `answers` (`cut`: the ids among them that ran into MAX_TOKENS) into the cache file,
-    atomically and under the lock; returns everything cached."""
+def store(folder: Path, answers: dict[str, str], model_name: str, engine: str) -> dict[str, str]:
+    """Merge `answers` into the cache file (atomically, under the lock); returns everything cached."""
     with _locked(folder):
-        have, was_cut = read(folder), read_cut(folder)
+        have = read(folder)
         have.update(answers)
-        was_cut = (was_cut - set(answers)) | set(cut)
         order = {p.id: i for i, p in enumerate(bundled.load())}
-        rows = [{"id": k, "answer": v, **({"cut": True} if k in was_cut else {})}
-                for k, v in sorted(have.items(), key=lambda kv: order.get(kv[0], 1 << 30))]
+        rows = [{"id": k, "answer": v} for k, v in sorted(have.items(), key=lambda kv: order.get(kv[0], 1 << 30))]
         write_jsonl(folder / "answers.jsonl", rows)
         write_json(folder / "meta.json", {"model": model_name, "max_tokens": MAX_TOKENS, "engine": engine,
                                           "answers": len(rows), "updated_at": time.time()})
@@ -107,8 +86,7 @@ def store(folder: Path, answers: dict[str, str], model_name: str, engine: str,
 
 def ensure(model_spec, wanted: list[bundled.Prompt], progress: Callable[[float | None, str], None],
            log: Callable[[str], None] = print) -> tuple[dict[str, str], dict]:
-    """Answers for every prompt in `wanted` (generating the missing ones); and what happened (its "cut":
-    the ids of the wanted answers that ran into MAX_TOKENS).
+    """Answers for every prompt in `wanted` (generating the missing ones); and what happened.
 
     Raises StudioError(key="recipe.replay_failed") naming the engine and the reason when generation fails.
     """
@@ -117,21 +95,18 @@ def ensure(model_spec, wanted: list[bundled.Prompt], progress: Callable[[float |
     missing = [p for p in wanted if p.id not in have]
     info = {"cache": str(folder), "wanted": len(wanted), "cached": len(wanted) - len(missing),
             "generated": len(missing), "engine": None, "seconds": 0.0}
-    if missing:
-        started = time.time()
-        answers, cut, engine_name = generate(model_spec, missing, progress, log)
-        have = store(folder, answers, model_spec.name, engine_name, cut)
-        info.update(engine=engine_name, seconds=round(time.time() - started, 2))
-    else:
+    if not missing:
         progress(1.0, f"general answers: all {len(wanted)} cached")
-    cut = read_cut(folder)
-    info["cut"] = [p.id for p in wanted if p.id in cut]
+        return {p.id: have[p.id] for p in wanted}, info
+    started = time.time()
+    answers, engine_name = generate(model_spec, missing, progress, log)
+    have = store(folder, answers, model_spec.name, engine_name)
+    info.update(engine=engine_name, seconds=round(time.time() - started, 2))
     return {p.id: have[p.id] for p in wanted}, info
 
 
-def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[dict[str, str], set[str], str]:
-    """Greedy answers of the base model on the inference engine (vLLM when it runs, else transformers),
-    the ids of those that ran into MAX_TOKENS, and the engine's name."""
+def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[dict[str, str], str]:
+    """Greedy answers of the base model on the inference engine (vLLM when it runs, else transformers)."""
     from ..errors import JobCancelled, StudioError
     from ..infer.base import Sampling
     from ..infer.serve import engine_options
@@ -147,14 +122,12 @@ def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[di
             {"adapters": {}, "chat_template": model_spec.chat_template}, name), {}, log)
         sampling = Sampling(temperature=0.0, max_tokens=MAX_TOKENS)
         out: dict[str, str] = {}
-        cut: set[str] = set()
         for start in range(0, len(items), BATCH):
             batch = items[start:start + BATCH]
             done = engine.generate([p.conversation() for p in batch], sampling)
             out.update({p.id: c.text.strip() for p, c in zip(batch, done)})
-            cut.update(p.id for p, c in zip(batch, done) if c.completion_tokens >= MAX_TOKENS)
             progress(len(out) / len(items), f"general answers: {len(out)}/{len(items)} from the base model")
-        return out, cut, engine.name
+        return out, engine.name
     except (JobCancelled, KeyboardInterrupt):
         raise
     except StudioError as exc:
@@ -167,13 +140,10 @@ def generate(model_spec, items: list[bundled.Prompt], progress, log) -> tuple[di
             engine.close()
 
 
-def mix_rows(answers: dict[str, str], replay_rows: int, cut=()) -> list[dict]:
-    """`replay_rows` training rows (prompt/completion, the SFT target shape) from the mix prompts answered:
-    the answers the base model finished first, in mix order, then cut ones if too few finished."""
+def mix_rows(answers: dict[str, str], replay_rows: int) -> list[dict]:
+    """Training rows (prompt/completion, the SFT target shape) from the first `replay_rows` mix prompts."""
     # an empty answer is kept: it is what the base does (a model that stops at once is replayed as such)
-    answered = [p for p in bundled.mix_part() if p.id in answers]
-    chosen = ([p for p in answered if p.id not in cut] + [p for p in answered if p.id in cut])[:replay_rows]
     return [{"prompt": p.conversation(), "completion": [{"role": "assistant", "content": answers[p.id]}]}
-            for p in chosen]
+            for p in bundled.mix_part()[:replay_rows] if p.id in answers]
 
 
