@@ -28,11 +28,11 @@ QUEUE_ENV = {"GRADIO_ANALYTICS_MAX_EVENTS": "100", "GRADIO_ANALYTICS_CACHE_FREQU
 # every page load adds one, a closed tab's stays). Keep the most recently used 300: a tab that is open
 # polls every few seconds and stays among them; an idle tab pushed out by 300 newer ones starts afresh.
 MAX_SESSIONS = 300
-# glibc gives every thread that allocates its own malloc arena (up to 8 per core). Gradio answers events on
-# a pool of worker threads, so memory freed by one request is kept for reuse in whichever arena it came
-# from and the free space fragments across arenas: the resident size climbed ~12-20 MB/min with 50 polling
-# tabs while Python's own memory stayed flat (tracemalloc + mallinfo2, bench/load.py). Capped at two so freed
-# space is shared; measured with the cap, 10 minutes: still +13 MB/min (README, load), so not the whole cause.
+# glibc gives every thread that allocates its own malloc arena (up to 8 per core), and Gradio answers events on
+# a pool of worker threads: capped at two so that memory one thread frees is reused by the others. This was
+# not what made the server grow under load (+13 MB/min with the cap): that was Gradio keeping one more copy of
+# an updated component per tick in every polling session (session_copies.py; found with gc counts by type and
+# mallinfo2 under bench/load.py: the growth was live Python objects, not free heap space). Not measured alone.
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["STUDIO_WORKSPACE"] = str(workspace.root)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from .app import build_app, css, start_scheduler
+    from .session_copies import keep_session_copy_ids
 
     manager = JobManager(workspace)
     start_scheduler(manager)
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if generated:
         print(f"Sign in as user 'studio' with password: {generated}", flush=True)
     quiet_queue()
+    keep_session_copy_ids()
     demo.queue(default_concurrency_limit=8)
     gate = gate_kwargs(creds, args.lang)
     demo.launch(
