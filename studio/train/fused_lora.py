@@ -115,19 +115,18 @@ class _Group:
         self.members = members
         bases = [m.base_layer for m in members]
         self.splits = tuple(b.weight.shape[0] for b in bases)
-        if len(members) == 1:
-            self.weight, self.bias = bases[0].weight, bases[0].bias
-        else:
+        self.weight = self.bias = None  # a group of one reads its layer's own weight at every call
+        if len(members) > 1:
             self.weight = _share(torch.cat([b.weight.detach() for b in bases]), [b.weight for b in bases])
             self.bias = None if bases[0].bias is None else _share(
                 torch.cat([b.bias.detach() for b in bases]), [b.bias for b in bases])
-        self._views = [(b.weight, b.weight.data_ptr()) for b in bases]
+        self._pointers = [b.weight.data_ptr() for b in bases]
         self.pending: dict = {}
         self.pending_input = None
 
     def intact(self, adapter: str) -> bool:
         """Every member still one plain adapter on the shared weights (else each layer on its own)."""
-        return all(w.data_ptr() == ptr for w, ptr in self._views) and all(
+        return all(m.base_layer.weight.data_ptr() == ptr for m, ptr in zip(self.members, self._pointers)) and all(
             m.active_adapters == [adapter] and not m.merged and adapter in m.lora_A and adapter not in m.lora_variant
             for m in self.members)
 
@@ -137,11 +136,12 @@ class _Group:
             if not self.pending:
                 self.pending_input = None
             return got
-        members = self.members if len(self.members) == 1 or self.intact(adapter) else [layer]
-        weight, bias = (self.weight, self.bias) if members is self.members else (
-            layer.base_layer.weight, layer.base_layer.bias)
-        outs = _FN[0].apply(x, weight, bias, self.splits if members is self.members else (weight.shape[0],),
-                            tuple(m.scaling[adapter] for m in members),
+        if len(self.members) > 1 and self.intact(adapter):
+            members, weight, bias, splits = self.members, self.weight, self.bias, self.splits
+        else:
+            members, weight, bias = [layer], layer.base_layer.weight, layer.base_layer.bias
+            splits = (weight.shape[0],)
+        outs = _FN[0].apply(x, weight, bias, splits, tuple(m.scaling[adapter] for m in members),
                             *(m.lora_A[adapter].weight for m in members), *(m.lora_B[adapter].weight for m in members))
         self.pending = {m: out for m, out in zip(members, outs) if m is not layer}
         self.pending_input = x if self.pending else None
