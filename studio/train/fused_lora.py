@@ -29,7 +29,8 @@ Installed only where it is exact: a plain peft `lora.Linear` over an `nn.Linear`
 one active adapter, no LoRA variant (DoRA, ...), no dropout, no LoRA bias. Every call re-checks what
 can change while training (merged weights, per-row adapter names: peft's own forward then) and with
 adapters disabled (the reference model of DPO/KTO) gives the base's output in the same fp32 form, so
-policy and reference agree exactly at the start. `restore` puts peft's forward back, and each weight in its own tensor, before saving.
+policy and reference agree exactly at the start. `restore` puts peft's forward back, and each weight in
+its own tensor, before saving.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def _function():
 
 
 def _diagonal_blocks(full, rows: tuple, cols: list) -> tuple:
+    """The blocks on the diagonal of `full`: row heights `rows`, column widths `cols`."""
     out, r0, c0 = [], 0, 0
     for r, c in zip(rows, cols):
         out.append(full[r0:r0 + r, c0:c0 + c])
@@ -105,7 +107,8 @@ class _Group:
     """LoRA layers fed the same input, fused as one (a layer alone is a group of one).
 
     `weight` (and `bias`) lay the members' frozen base weights side by side; each member's own weight is
-    a view of it (`_views` remembers where), so the fused product reads exactly what the layers hold.
+    a view of it (`_pointers` remembers where: a weight replaced since then makes each layer run alone),
+    so the fused product reads exactly what the layers hold.
     `pending` keeps the outputs computed for siblings not yet called, with the input they were computed
     from: a sibling called with another input computes again (correct, only slower)."""
 
